@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: MIT
+#
+# sbx build. Plain GNU make, out of tree (B ?= build).
+#
+# Layering: each of common/ policy/ sandbox/ keys/ is a static library, linked in the order
+# keys sandbox policy common, so a call from a lower folder into a higher one fails to link.
+# cli/ and supervisor/ are programs on top. Mandatory flags live in SBX_*: a command-line
+# CFLAGS= only adds optimisation/debug flags, it cannot drop -Werror or the hardening.
+
+B        ?= build
+CC       ?= cc
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+SBINDIR  ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+DATADIR  ?= $(PREFIX)/share
+UNITDIR  ?= /lib/systemd/system
+MANDIR   ?= $(DATADIR)/man
+DESTDIR  ?=
+
+PKGS      = libseccomp libcap libsodium libuv jansson
+TEST_PKGS = criterion
+CFLAGS   ?= -O2 -g
+SBX_CFLAGS = -std=gnu17 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+  -Wmissing-prototypes -Wvla -fstack-protector-strong -fstack-clash-protection -fPIE -MMD -MP \
+  $(shell pkg-config --cflags $(PKGS))
+CPPFLAGS += -D_GNU_SOURCE -I. -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 \
+  -DSBX_SYSCONFDIR=\"$(SYSCONFDIR)\" -DSBX_VERSION=\"$(VERSION)\"
+SBX_LDFLAGS = -pie -Wl,-z,relro,-z,now,-z,noexecstack
+LDLIBS_ALL  = $(shell pkg-config --libs $(PKGS)) -lcrypto
+SAN      ?=
+VERSION  := 0.1.0
+
+LIBDIRS  = keys sandbox policy common
+lib_srcs = $(filter-out %/main.c,$(wildcard $(1)/*.c))
+lib_objs = $(patsubst %.c,$(B)/%.o,$(call lib_srcs,$(1)))
+LIBS     = $(foreach d,$(LIBDIRS),$(B)/lib$(d).a)
+
+# Data embedded in the binaries (shipped policies and seccomp profiles).
+EMBED_SRCS = policy/default.json $(wildcard policy/profiles/*.json)
+EMBED_C    = $(B)/gen/embedded.c
+
+CLI_SRCS = $(wildcard cli/*.c)
+SUP_SRCS = $(wildcard supervisor/*.c)
+PROGS    = $(B)/sbxctl $(if $(SUP_SRCS),$(B)/sbxd)
+
+UNIT_SRCS = $(wildcard tests/unit/test-*.c)
+UNIT_BINS = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+INTEG_SRCS = $(wildcard tests/integration/test-*.c)
+INTEG_BINS = $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRCS))
+INTEG_HELPERS = $(filter-out tests/integration/test-%.c,$(wildcard tests/integration/*.c))
+PROBE    = $(B)/tests/probe
+FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
+
+.PHONY: all test unit integration check tidy cppcheck format format-check secrets-check \
+	asan fuzz fuzz-smoke bench install clean deps
+.DEFAULT_GOAL := all
+
+all: $(PROGS) $(PROBE)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(SBX_CFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
+
+define LIB_RULE
+$(B)/lib$(1).a: $(call lib_objs,$(1))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && $(AR) rcs $$@ $$^
+endef
+$(foreach d,$(LIBDIRS),$(eval $(call LIB_RULE,$(d))))
+
+$(EMBED_C): $(EMBED_SRCS) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $(EMBED_SRCS) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/embedded.o: $(EMBED_C)
+	$(CC) $(CPPFLAGS) $(SBX_CFLAGS) $(CFLAGS) $(SAN) -Wno-missing-prototypes -c -o $@ $<
+
+# libpolicy carries the embedded shipped files.
+$(B)/libpolicy.a: $(B)/gen/embedded.o
+
+$(B)/sbxctl: $(patsubst %.c,$(B)/%.o,$(CLI_SRCS)) $(LIBS)
+	$(CC) $(SBX_CFLAGS) $(CFLAGS) $(SAN) $(SBX_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(B)/sbxd: $(patsubst %.c,$(B)/%.o,$(SUP_SRCS)) $(LIBS)
+	$(CC) $(SBX_CFLAGS) $(CFLAGS) $(SAN) $(SBX_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# Tests. A unit test binary test-<name> links the library of the folder that holds
+# <name>.c and the ones below it (UNIT_DIR_<name> overrides the folder).
+TEST_CFLAGS = $(filter-out -Wmissing-prototypes,$(SBX_CFLAGS)) $(shell pkg-config --cflags $(TEST_PKGS)) \
+  -DSBX_BUILD_DIR=\"$(abspath $(B))\" -DSBX_SOURCE_DIR=\"$(abspath .)\"
+TEST_LDLIBS = $(shell pkg-config --libs $(TEST_PKGS)) $(LDLIBS_ALL)
+libs_below_keys    = keys common
+libs_below_sandbox = sandbox policy common
+libs_below_policy  = policy common
+libs_below_common  = common
+unit_dir  = $(or $(UNIT_DIR_$(1)),$(firstword $(foreach d,$(LIBDIRS),$(if $(wildcard $(d)/$(1).c),$(d)))),common)
+unit_libs = $(foreach d,$(libs_below_$(call unit_dir,$(1))),$(B)/lib$(d).a)
+
+$(B)/tests/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
+
+$(B)/tests/%.o: tests/integration/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
+
+.SECONDEXPANSION:
+$(UNIT_BINS): $(B)/tests/%: $(B)/tests/%.o $$(call unit_libs,$$(patsubst test-%,%,$$*))
+	$(CC) $(SBX_CFLAGS) $(CFLAGS) $(SAN) $(SBX_LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+
+$(INTEG_BINS): $(B)/tests/%: $(B)/tests/%.o $(patsubst tests/integration/%.c,$(B)/tests/%.o,$(INTEG_HELPERS)) $(LIBS)
+	$(CC) $(SBX_CFLAGS) $(CFLAGS) $(SAN) $(SBX_LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+
+# The attacker is static (nothing to resolve inside a minimal root) and never sanitized.
+$(PROBE): tests/escape/probe.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -static -o $@ $<
+
+unit: $(UNIT_BINS)
+integration: all $(INTEG_BINS)
+
+test: all $(UNIT_BINS) $(INTEG_BINS)
+	sh scripts/run-tests.sh $(UNIT_BINS) $(INTEG_BINS)
+
+asan:
+	$(MAKE) B=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+# libFuzzer targets; `make fuzz` runs each for FUZZ_SECONDS, fuzz-smoke briefly.
+FUZZ_SECONDS ?= 300
+FUZZ_B = build-fuzz
+FUZZ_BINS = $(patsubst tests/fuzz/%.c,$(FUZZ_B)/fuzz/%,$(FUZZ_SRCS))
+fuzz-build:
+	$(MAKE) B=$(FUZZ_B) CC=clang CFLAGS="-O1 -g" \
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined" $(foreach d,$(LIBDIRS),$(FUZZ_B)/lib$(d).a)
+	@mkdir -p $(FUZZ_B)/fuzz
+	set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	  clang $(CPPFLAGS) -std=gnu17 -O1 -g -fsanitize=fuzzer,address,undefined \
+	  $$(pkg-config --cflags $(PKGS)) -o $(FUZZ_B)/fuzz/$$n $$f $(foreach d,$(LIBDIRS),$(FUZZ_B)/lib$(d).a) $(LDLIBS_ALL); done
+fuzz: fuzz-build
+	sh scripts/fuzz.sh $(FUZZ_B)/fuzz $(FUZZ_SECONDS)
+fuzz-smoke: fuzz-build
+	sh scripts/fuzz.sh $(FUZZ_B)/fuzz 10
+
+bench: all
+	sh tests/bench/bench.sh $(B)
+
+C_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+tidy:
+	clang-tidy --quiet $(filter %.c,$(filter-out tests/%,$(C_SRCS))) -- $(CPPFLAGS) $(SBX_CFLAGS)
+cppcheck:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	  --inline-suppr --suppress=missingIncludeSystem -I. -D_GNU_SOURCE $(filter-out tests/%,$(C_SRCS))
+format:
+	clang-format -i $(C_SRCS)
+format-check:
+	clang-format --dry-run --Werror $(C_SRCS)
+secrets-check:
+	sh scripts/secrets-check.sh
+check: test tidy cppcheck format-check secrets-check
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/sbx/policies \
+	  $(DESTDIR)$(SYSCONFDIR)/sbx/profiles
+	install -m 0755 $(B)/sbxctl $(DESTDIR)$(BINDIR)/sbxctl
+	$(if $(SUP_SRCS),install -m 0755 $(B)/sbxd $(DESTDIR)$(SBINDIR)/sbxd)
+	install -m 0644 policy/default.json $(DESTDIR)$(SYSCONFDIR)/sbx/policies/default.json
+	install -m 0644 policy/profiles/*.json $(DESTDIR)$(SYSCONFDIR)/sbx/profiles/
+
+deps:
+	sh scripts/install-deps.sh
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
