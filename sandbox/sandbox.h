@@ -39,8 +39,9 @@ struct sbx_sandbox_params {
 
 /* Which setup step failed, and why; filled on -errno returns and in results. */
 struct sbx_sandbox_error {
-	char step[32]; /* "pivot_root", "execve", ... ; "" when none */
-	int err;       /* positive errno */
+	char step[32];    /* "pivot_root", "execve", ... ; "" when none */
+	int err;          /* positive errno */
+	char detail[256]; /* what the step was working on ("bind source '/srv'"); may be "" */
 };
 
 enum sbx_sandbox_end {

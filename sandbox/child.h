@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* The child's ordered setup (child.c), called by spawn.c right after clone3. */
+#pragma once
+
+#include "sandbox/internal.h"
+
+struct sbx_child {
+	const struct sbx_mount_plan *mounts;
+	const char *hostname;
+	bool own_net;
+	int sync_fd; /* read end: one byte when the parent is done with us */
+	struct sbx_exec_plan exec;
+};
+
+_Noreturn void sbx_child_main(const struct sbx_child *c);

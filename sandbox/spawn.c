@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The parent's side of a sandbox: prepare everything (uid lease, mount plan, rlimits,
+ * cgroup, pipes), clone3 into new namespaces with a pidfd, place the child in its cgroup,
+ * let it go, and later collect how it ended. Every failure undoes what was done: no
+ * process, cgroup, mount or uid lease is left behind.
+ *
+ * All signals are blocked across clone3, so no handler of the supervisor ever runs in the
+ * child; the child resets dispositions before unblocking anything.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/fd-util.h"
+#include "common/macro.h"
+#include "sandbox/child.h"
+#include "sandbox/internal.h"
+
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+struct sbx_sandbox {
+	pid_t pid;
+	int pidfd;
+	int report_fd;
+	struct sbx_cgroup *cg;
+	struct sbx_ids_lease lease;
+	bool execd;
+	bool reaped;
+	bool have_exit;
+	struct sbx_report exit;
+	struct sbx_sandbox_error error;
+	struct sbx_sandbox_result result;
+};
+
+static const char *find_path(char *const *envp)
+{
+	for (char *const *e = envp; e && *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			return *e + 5;
+	return DEFAULT_PATH;
+}
+
+static bool valid_task_id(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 64 || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+			return false;
+	return true;
+}
+
+static void set_error(struct sbx_sandbox_error *e, const char *step, int r)
+{
+	if (!e->step[0])
+		(void)snprintf(e->step, sizeof(e->step), "%s", step);
+	e->err = r < 0 ? -r : r;
+}
+
+/* Writes the single-uid maps of a user namespace sandbox: pool uid inside == outside. */
+static int write_id_maps(pid_t pid, uid_t uid)
+{
+	char path[64], map[64];
+	int r;
+
+	(void)snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+	(void)snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	r = sbx_fd_write_string(AT_FDCWD, path, map);
+	if (r < 0)
+		return r;
+	(void)snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+	r = sbx_fd_write_string(AT_FDCWD, path, "deny");
+	if (r < 0)
+		return r;
+	(void)snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+	return sbx_fd_write_string(AT_FDCWD, path, map);
+}
+
+static pid_t do_clone(const struct sbx_policy *p, int *ret_pidfd)
+{
+	struct clone_args args = {
+		.flags = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS,
+		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
+		.exit_signal = SIGCHLD,
+	};
+
+	if (p->net != SBX_NET_HOST)
+		args.flags |= CLONE_NEWNET;
+	if (p->user_namespace)
+		args.flags |= CLONE_NEWUSER;
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbox **ret,
+		      struct sbx_sandbox_error *reterr)
+{
+	const struct sbx_policy *p = params->policy;
+	struct sbx_mount_plan plan = {0};
+	struct sbx_rlimits rlimits;
+	struct sbx_sandbox *sb = NULL;
+	int report[2] = {-1, -1}, sync[2] = {-1, -1};
+	sigset_t all, old;
+	int r;
+
+	memset(reterr, 0, sizeof(*reterr));
+	if (!p || !params->seccomp || !params->argv || !params->argv[0] || !params->envp ||
+	    !valid_task_id(params->task_id)) {
+		set_error(reterr, "params", -EINVAL);
+		return -EINVAL;
+	}
+	sb = calloc(1, sizeof(*sb));
+	if (!sb) {
+		set_error(reterr, "params", -ENOMEM);
+		return -ENOMEM;
+	}
+	sb->pidfd = sb->report_fd = sb->lease.lock_fd = -1;
+
+	r = sbx_ids_lease(params->runtime_dir ? params->runtime_dir : SBX_RUNTIME_DIR_DEFAULT,
+			  params->uid_base ? params->uid_base : SBX_UID_POOL_BASE,
+			  params->uid_count ? params->uid_count : SBX_UID_POOL_SIZE, &sb->lease);
+	if (r < 0) {
+		set_error(reterr, "uid_lease", r);
+		goto fail;
+	}
+	r = sbx_mounts_plan(p, sb->lease.uid, sb->lease.uid, &plan, reterr);
+	if (r < 0)
+		goto fail;
+	sbx_rlimits_plan(p, &rlimits);
+	r = sbx_cgroup_create(params->task_id, p, &sb->cg, reterr);
+	if (r < 0) {
+		set_error(reterr, "cgroup", r);
+		goto fail;
+	}
+	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(sync, O_CLOEXEC) < 0) {
+		r = -errno;
+		set_error(reterr, "pipe", r);
+		goto fail;
+	}
+
+	struct sbx_child child = {
+		.mounts = &plan,
+		.hostname = p->hostname ? p->hostname : "sbx",
+		.own_net = p->net != SBX_NET_HOST,
+		.sync_fd = sync[0],
+		.exec = {
+			.argv = params->argv,
+			.envp = params->envp,
+			.path = find_path(params->envp),
+			.cwd = params->cwd ? params->cwd : (p->cwd ? p->cwd : "/"),
+			.stdio = {params->stdio[0], params->stdio[1], params->stdio[2]},
+			.report_fd = report[1],
+			.lock_fd = sb->lease.lock_fd,
+			.uid = sb->lease.uid,
+			.gid = sb->lease.uid,
+			.rlimits = &rlimits,
+			.seccomp = params->seccomp,
+			.wipe_envp = params->wipe_envp,
+		},
+	};
+
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	sb->pid = do_clone(p, &sb->pidfd);
+	if (sb->pid == 0)
+		sbx_child_main(&child);
+	r = sb->pid < 0 ? -errno : 0;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0) {
+		set_error(reterr, "clone3", r);
+		goto fail;
+	}
+	report[1] = safe_close(report[1]);
+	sync[0] = safe_close(sync[0]);
+	sb->report_fd = TAKE_FD(report[0]);
+	(void)fcntl(sb->report_fd, F_SETFL, O_NONBLOCK);
+
+	r = sbx_cgroup_attach(sb->cg, sb->pid);
+	if (r < 0) {
+		set_error(reterr, "cgroup_attach", r);
+		goto fail;
+	}
+	if (p->user_namespace && (r = write_id_maps(sb->pid, sb->lease.uid)) < 0) {
+		set_error(reterr, "id_maps", r);
+		goto fail;
+	}
+	if (write(sync[1], "g", 1) != 1) {
+		r = -errno;
+		set_error(reterr, "sync", r);
+		goto fail;
+	}
+	sync[1] = safe_close(sync[1]);
+	sbx_mounts_plan_done(&plan);
+	*ret = sb;
+	return 0;
+
+fail:
+	(void)safe_close(report[0]);
+	(void)safe_close(report[1]);
+	(void)safe_close(sync[0]);
+	(void)safe_close(sync[1]);
+	sbx_mounts_plan_done(&plan);
+	(void)sbx_sandbox_free(sb);
+	return r;
+}
+
+int sbx_sandbox_pidfd(const struct sbx_sandbox *sb)
+{
+	return sb->pidfd;
+}
+
+pid_t sbx_sandbox_pid(const struct sbx_sandbox *sb)
+{
+	return sb->pid;
+}
+
+uid_t sbx_sandbox_uid(const struct sbx_sandbox *sb)
+{
+	return sb->lease.uid;
+}
+
+int sbx_sandbox_report_fd(const struct sbx_sandbox *sb)
+{
+	return sb->report_fd;
+}
+
+int sbx_sandbox_read_report(struct sbx_sandbox *sb)
+{
+	struct sbx_report rep;
+
+	for (;;) {
+		ssize_t n = read(sb->report_fd, &rep, sizeof(rep));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		if (n != (ssize_t)sizeof(rep))
+			return -EBADMSG;
+		rep.step[sizeof(rep.step) - 1] = '\0';
+		switch (rep.kind) {
+		case SBX_REPORT_ERROR:
+			if (!sb->error.step[0]) {
+				memcpy(sb->error.step, rep.step, sizeof(rep.step));
+				sb->error.err = rep.err;
+			}
+			break;
+		case SBX_REPORT_EXEC:
+			sb->execd = true;
+			break;
+		case SBX_REPORT_EXIT:
+			sb->exit = rep;
+			sb->have_exit = true;
+			break;
+		default:
+			return -EBADMSG;
+		}
+	}
+	return sb->execd ? 1 : 0;
+}
+
+int sbx_sandbox_signal(struct sbx_sandbox *sb, int sig)
+{
+	if (sb->reaped)
+		return -ESRCH;
+	if (syscall(SYS_pidfd_send_signal, sb->pidfd, sig, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int sbx_sandbox_kill(struct sbx_sandbox *sb)
+{
+	/* init's death takes the whole pid namespace with it. */
+	return sbx_sandbox_signal(sb, SIGKILL);
+}
+
+static void fill_result(struct sbx_sandbox *sb, const siginfo_t *si, const struct rusage *ru)
+{
+	struct sbx_sandbox_result *res = &sb->result;
+
+	memset(res, 0, sizeof(*res));
+	res->uid = sb->lease.uid;
+	res->cpu_ms = (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
+		      (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
+	res->max_rss_kb = (uint64_t)ru->ru_maxrss;
+	if (sb->cg)
+		res->oom = sbx_cgroup_oom_killed(sb->cg);
+	if (sb->error.step[0]) {
+		res->end = SBX_END_SETUP_FAILED;
+		res->error = sb->error;
+	} else if (sb->have_exit && WIFEXITED(sb->exit.status)) {
+		res->end = SBX_END_EXITED;
+		res->code = WEXITSTATUS(sb->exit.status);
+	} else if (sb->have_exit) {
+		res->end = SBX_END_SIGNALED;
+		res->signal = WTERMSIG(sb->exit.status);
+	} else if (si->si_code == CLD_EXITED) {
+		/* init left without a report: a setup step failed before it could tell. */
+		res->end = SBX_END_SETUP_FAILED;
+		(void)snprintf(res->error.step, sizeof(res->error.step), "setup");
+		res->error.err = EIO;
+	} else {
+		res->end = SBX_END_SIGNALED; /* init killed: by us (timeout, cancel) or the OOM */
+		res->signal = si->si_status;
+	}
+}
+
+int sbx_sandbox_reap(struct sbx_sandbox *sb, bool block, struct sbx_sandbox_result *ret)
+{
+	siginfo_t si;
+	struct rusage ru;
+
+	if (!sb->reaped) {
+		memset(&si, 0, sizeof(si));
+		memset(&ru, 0, sizeof(ru));
+		for (;;) {
+			/* Raw waitid: glibc's has no rusage argument. */
+			long k = syscall(SYS_waitid, P_PIDFD, sb->pidfd, &si,
+					 WEXITED | (block ? 0 : WNOHANG), &ru);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				return -errno;
+			break;
+		}
+		if (si.si_pid == 0)
+			return -EAGAIN;
+		sb->reaped = true;
+		(void)sbx_sandbox_read_report(sb);
+		fill_result(sb, &si, &ru);
+	}
+	if (ret)
+		*ret = sb->result;
+	return 0;
+}
+
+struct sbx_sandbox *sbx_sandbox_free(struct sbx_sandbox *sb)
+{
+	if (!sb)
+		return NULL;
+	if (sb->pid > 0 && !sb->reaped) {
+		(void)sbx_sandbox_kill(sb);
+		(void)sbx_sandbox_reap(sb, true, NULL);
+	}
+	sb->cg = sbx_cgroup_destroy(sb->cg);
+	sbx_ids_release(&sb->lease);
+	sb->pidfd = safe_close(sb->pidfd);
+	sb->report_fd = safe_close(sb->report_fd);
+	free(sb);
+	return NULL;
+}
+
+const char *sbx_sandbox_strerror(const struct sbx_sandbox_error *e, char *buf, size_t len)
+{
+	if (e->detail[0])
+		(void)snprintf(buf, len, "%s (%s): %s", e->step, e->detail, strerror(e->err));
+	else
+		(void)snprintf(buf, len, "%s: %s", e->step, strerror(e->err));
+	return buf;
+}
