@@ -143,7 +143,13 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	sh scripts/fuzz.sh $(FUZZ_B)/fuzz 10
 
-bench: all
+BENCH_SRCS = $(wildcard tests/bench/*.c)
+BENCH_BINS = $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
+$(B)/bench/%: tests/bench/%.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(SBX_CFLAGS) $(CFLAGS) $(SBX_LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS_ALL)
+
+bench: all $(BENCH_BINS)
 	sh tests/bench/bench.sh $(B)
 
 C_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

@@ -1,0 +1,28 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Installs the Debian 12 packages that building, testing and benchmarking sbx need.
+# Runs apt-get only when something is missing, so repeated runs are quick and offline-safe.
+set -eu
+
+PKGS="build-essential pkg-config git ca-certificates
+libuv1-dev libsodium-dev libseccomp-dev libcap-dev libjansson-dev libcriterion-dev libssl-dev
+clang libclang-rt-14-dev bubblewrap iproute2 python3 python3-cryptography procps"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+	echo "deps: all packages present"
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing; run as root to install them" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
