@@ -327,6 +327,7 @@ int sbx_cmd_exec(int argc, char **argv)
 		return SBX_EXIT_TIMEOUT;
 	}
 	r = sbx_sandbox_reap(sb, true, &res);
+	sbx_sandbox_prune_exec();
 	if (r < 0) {
 		log_error_errno(r, "waiting for the sandbox");
 		return SBX_EXIT_FAILURE;

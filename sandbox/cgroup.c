@@ -376,3 +376,39 @@ struct sbx_cgroup *sbx_cgroup_destroy(struct sbx_cgroup *cg)
 	free(cg);
 	return NULL;
 }
+
+/* Removes "exec-PID" groups whose sbxctl died (SIGKILL gives it no chance to clean up). */
+static void prune_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[PATH_MAX + 300];
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid;
+		if (strncmp(de->d_name, "exec-", 5) != 0)
+			continue;
+		pid = strtol(de->d_name + 5, &end, 10);
+		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (fmt(path, sizeof(path), "%s/%s", dir, de->d_name) == 0)
+			(void)rmdir(path); /* EBUSY while anything still runs in it */
+	}
+	(void)closedir(d);
+}
+
+void sbx_cgroup_prune_exec(void)
+{
+	char dir[PATH_MAX + 32];
+
+	if (discover() < 0)
+		return;
+	if (host.v2_mount[0] && fmt(dir, sizeof(dir), "%s%s", host.v2_mount, SBX_CGROUP_V2_PARENT) == 0)
+		prune_dir(dir);
+	for (int c = 0; c < _CTL_MAX; c++)
+		if (host.v1_base[c][0])
+			prune_dir(host.v1_base[c]);
+}

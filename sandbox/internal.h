@@ -105,6 +105,8 @@ bool sbx_cgroup_oom_killed(struct sbx_cgroup *cg);
 /* Kills whatever is left and removes the groups. NULL-safe; returns NULL. */
 struct sbx_cgroup *sbx_cgroup_destroy(struct sbx_cgroup *cg);
 
+void sbx_cgroup_prune_exec(void);
+
 /* ---- net.c ---- */
 void sbx_net_lo_up(int report_fd);
 

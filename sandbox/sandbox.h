@@ -91,5 +91,8 @@ static inline void sbx_sandbox_freep(struct sbx_sandbox **sb)
 	*sb = sbx_sandbox_free(*sb);
 }
 
+/* Removes the cgroups of `sbxctl exec` runs whose process was killed outright. */
+void sbx_sandbox_prune_exec(void);
+
 /* "pivot_root: Invalid argument" */
 const char *sbx_sandbox_strerror(const struct sbx_sandbox_error *e, char *buf, size_t len);

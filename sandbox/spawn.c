@@ -374,3 +374,8 @@ const char *sbx_sandbox_strerror(const struct sbx_sandbox_error *e, char *buf, s
 		(void)snprintf(buf, len, "%s: %s", e->step, strerror(e->err));
 	return buf;
 }
+
+void sbx_sandbox_prune_exec(void)
+{
+	sbx_cgroup_prune_exec();
+}
