@@ -105,9 +105,11 @@ $(B)/tests/%.o: tests/integration/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
 
-.SECONDEXPANSION:
-$(UNIT_BINS): $(B)/tests/%: $(B)/tests/%.o $$(call unit_libs,$$(patsubst test-%,%,$$*))
-	$(CC) $(SBX_CFLAGS) $(CFLAGS) $(SAN) $(SBX_LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+define UNIT_RULE
+$(B)/tests/$(1): $(B)/tests/$(1).o $(call unit_libs,$(patsubst test-%,%,$(1)))
+	$$(CC) $$(SBX_CFLAGS) $$(CFLAGS) $$(SAN) $$(SBX_LDFLAGS) -o $$@ $$^ $$(TEST_LDLIBS)
+endef
+$(foreach t,$(patsubst tests/unit/%.c,%,$(UNIT_SRCS)),$(eval $(call UNIT_RULE,$(t))))
 
 $(INTEG_BINS): $(B)/tests/%: $(B)/tests/%.o $(patsubst tests/integration/%.c,$(B)/tests/%.o,$(INTEG_HELPERS)) $(LIBS)
 	$(CC) $(SBX_CFLAGS) $(CFLAGS) $(SAN) $(SBX_LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
