@@ -37,7 +37,8 @@ struct sbx_sc_arg {
 
 /* One rule: the action applies when every arg comparison holds (AND). */
 struct sbx_sc_rule {
-	char *syscall; /* name as libseccomp knows it */
+	char *syscall; /* x86_64 name (policy/syscall-names.h) */
+	int nr;        /* its x86_64 number, resolved by the parser */
 	enum sbx_sc_action action;
 	int errno_ret;
 	struct sbx_sc_arg args[6];
@@ -62,6 +63,8 @@ int sbx_profile_load_file(const char *path, struct sbx_profile **ret, struct sbx
 int sbx_profile_resolve(const char *name_or_path, const char *dir, struct sbx_profile **ret,
 			struct sbx_diags *diags);
 struct sbx_profile *sbx_profile_free(struct sbx_profile *p);
+/* The x86_64 number of a syscall name, or -ENOENT. */
+int sbx_profile_syscall_nr(const char *name);
 static inline void sbx_profile_freep(struct sbx_profile **p)
 {
 	*p = sbx_profile_free(*p);
