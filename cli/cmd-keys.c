@@ -1,12 +1,555 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder until the command lands. */
+/*
+ * `sbxctl keys`: the keyring administrator (docs/keys.md). Every subcommand first makes the
+ * process undumpable with no core file, since it holds key bytes; key bytes and passphrases
+ * stay behind keys/ handles and are never printed. A keyring that fails validation is one
+ * line naming the file and the fault, exit 78 (EX_CONFIG); `verify` exits 1 instead.
+ * Changes take the admin lock, then write atomically (keys/keyring-file.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "common/fd-util.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/parse.h"
+#include "keys/backup.h"
+#include "keys/fernet.h"
+#include "keys/keyring.h"
+#include "keys/sealed.h"
+#include "keys/secret.h"
+
+#define EXIT_FAIL 1
+#define R_USAGE   (-4096) /* a helper's "usage error", apart from any -errno */
+
+static const char *arg_keyring;
+static const char *arg_out;
+static const char *arg_in;
+static const char *arg_passphrase_file;
+static const char *arg_fernet_key_file;
+static bool arg_yes;
+static bool arg_force;
+
+static void usage(FILE *f)
+{
+	(void)fprintf(f,
+		      "usage: sbxctl keys COMMAND [--keyring PATH] [OPTIONS]\n"
+		      "\n"
+		      "  init                      create a keyring (never overwrites one)\n"
+		      "  rotate                    add a new primary key; the old one stays active\n"
+		      "  retire ID                 stop key ID from opening blobs (reversible)\n"
+		      "  activate ID               undo a retire\n"
+		      "  destroy ID [--yes]        wipe key ID for ever (keeps a tombstone)\n"
+		      "  list                      id, state, dates and fingerprint of each key\n"
+		      "  verify                    check the keyring; exit 0 when sound, 1 if not\n"
+		      "  backup --out FILE         write a passphrase-encrypted backup\n"
+		      "  restore --in FILE [--force]  put a backup in place of the keyring\n"
+		      "  import-fernet --fernet-key-file F\n"
+		      "                            CONTEXT<TAB>FERNET-TOKEN lines on stdin become\n"
+		      "                            CONTEXT<TAB>sbx1:... lines on stdout\n"
+		      "\n"
+		      "  --keyring PATH            default %s\n"
+		      "  --passphrase-file FILE    read the passphrase from FILE's first line\n"
+		      "                            instead of the terminal (at least %d bytes)\n",
+		      SBX_KEYRING_DEFAULT_PATH, SBX_PASSPHRASE_MIN);
+}
+
+/* Key material is about to be in memory: no core file, no ptrace by same-uid processes. */
+static int harden(void)
+{
+	const struct rlimit zero = {0, 0};
+	int r;
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return log_error_errno(errno, "cannot disable dumping");
+	if (setrlimit(RLIMIT_CORE, &zero) < 0)
+		return log_error_errno(errno, "cannot disable core files");
+	r = sbx_secret_init(false);
+	if (r < 0)
+		return log_error_errno(r, "cannot lock memory for keys (RLIMIT_MEMLOCK?)");
+	return 0;
+}
+
+static const char *keyring_path(void)
+{
+	return arg_keyring ? arg_keyring : sbx_keyring_default_path();
+}
+
+/* Loads and validates; on failure the one line naming the file and the fault. */
+static int load(struct sbx_keyring **ret)
+{
+	char err[SBX_KEYRING_ERR_MAX] = "";
+	unsigned flags = geteuid() == 0 ? 0 : SBX_KEYRING_OWNER_SELF;
+	int r = sbx_keyring_load(keyring_path(), flags, ret, err, sizeof(err));
+
+	if (r < 0)
+		log_error("keyring '%s': %s", keyring_path(), err);
+	return r;
+}
+
+static int save(const struct sbx_keyring *kr, bool create)
+{
+	int r = sbx_keyring_save(kr, keyring_path(), create);
+
+	if (r == -EEXIST)
+		return log_error_errno(r, "refusing to overwrite keyring '%s'", keyring_path());
+	if (r < 0)
+		return log_error_errno(r, "cannot write keyring '%s'", keyring_path());
+	return 0;
+}
+
+static int parse_id(const char *s, uint32_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!s || sbx_parse_u64(s, &v) < 0 || v == 0 || v > UINT32_MAX) {
+		log_error("expected a key id (a positive number), got '%s'", s ? s : "");
+		return -EINVAL;
+	}
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+static void fmt_time(uint64_t t, char buf[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void)snprintf(buf, 32, "%" PRIu64, t);
+}
+
+static int cmd_init(void)
+{
+	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
+	_cleanup_free_ char *dir = strdup(keyring_path());
+	struct sbx_key_info k;
+	int r;
+
+	if (!dir)
+		return log_error_errno(ENOMEM, "out of memory");
+	/* Create the last directory level (/etc/sbx) if needed; never a whole tree. */
+	if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
+		return log_error_errno(errno, "cannot create '%s'", dir);
+	r = sbx_keyring_new(&kr);
+	if (r < 0)
+		return log_error_errno(r, "cannot create keys");
+	r = save(kr, true);
+	if (r < 0)
+		return r;
+	(void)sbx_keyring_info(kr, 0, &k);
+	(void)printf("created keyring %s: key %" PRIu32 " primary, fingerprint %s\n"
+		     "Back it up now: sbxctl keys backup --out FILE (keep it apart from database "
+		     "backups).\n",
+		     keyring_path(), k.id, k.fingerprint);
+	return 0;
+}
+
+static int cmd_rotate(void)
+{
+	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
+	_cleanup_close_ int lock = -1;
+	uint32_t old, id = 0;
+	int r;
+
+	lock = sbx_keyring_lock(keyring_path());
+	if (lock < 0)
+		return log_error_errno(lock, "cannot lock '%s'", keyring_path());
+	r = load(&kr);
+	if (r < 0)
+		return SBX_EXIT_CONFIG;
+	old = sbx_keyring_primary_id(kr);
+	r = sbx_keyring_rotate(kr, &id);
+	if (r < 0)
+		return log_error_errno(r, "cannot add a key");
+	r = save(kr, false);
+	if (r < 0)
+		return r;
+	(void)printf("key %" PRIu32 " is now primary; key %" PRIu32 " is active.\n"
+		     "Rewrap stored blobs, then 'sbxctl keys retire %" PRIu32 "'.\n",
+		     id, old, old);
+	return 0;
+}
+
+static int confirm_destroy(uint32_t id)
+{
+	_cleanup_close_ int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	char want[16], buf[32];
+	ssize_t k;
+
+	if (fd < 0) {
+		log_error("refusing to destroy key %" PRIu32 " without confirmation: no terminal; "
+			  "pass --yes", id);
+		return -ENXIO;
+	}
+	(void)dprintf(fd,
+		      "Destroying key %" PRIu32 " wipes it for ever: blobs sealed under it can never "
+		      "be opened again.\nType the key id to confirm: ", id);
+	k = read(fd, buf, sizeof(buf) - 1);
+	buf[k > 0 ? k : 0] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	(void)snprintf(want, sizeof(want), "%" PRIu32, id);
+	if (strcmp(buf, want) != 0) {
+		log_error("not confirmed; key %" PRIu32 " left as it was", id);
+		return -ECANCELED;
+	}
+	return 0;
+}
+
+static int cmd_state(const char *verb, const char *ids)
+{
+	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
+	_cleanup_close_ int lock = -1;
+	struct sbx_key_info k;
+	uint32_t id;
+	int r;
+
+	if (parse_id(ids, &id) < 0)
+		return R_USAGE;
+	lock = sbx_keyring_lock(keyring_path());
+	if (lock < 0)
+		return log_error_errno(lock, "cannot lock '%s'", keyring_path());
+	r = load(&kr);
+	if (r < 0)
+		return SBX_EXIT_CONFIG;
+	if (strcmp(verb, "destroy") == 0) {
+		r = sbx_keyring_find(kr, id, &k);
+		if (r >= 0 && k.state != SBX_KEY_PRIMARY && k.state != SBX_KEY_DESTROYED &&
+		    !arg_yes && confirm_destroy(id) < 0)
+			return EXIT_FAIL;
+		r = sbx_keyring_destroy(kr, id);
+	} else if (strcmp(verb, "retire") == 0) {
+		r = sbx_keyring_retire(kr, id);
+	} else {
+		r = sbx_keyring_activate(kr, id);
+	}
+	switch (r) {
+	case 0:
+		break;
+	case -ENOKEY:
+		return log_error("no key %" PRIu32 " in '%s'", id, keyring_path()), EXIT_FAIL;
+	case -EBUSY:
+		return log_error("key %" PRIu32 " is the primary key; rotate first", id), EXIT_FAIL;
+	case -ESTALE:
+		return log_error("key %" PRIu32 " was destroyed; that cannot be undone", id),
+		       EXIT_FAIL;
+	case -EALREADY:
+		(void)sbx_keyring_find(kr, id, &k);
+		return log_error("key %" PRIu32 " is already %s", id, sbx_key_state_name(k.state)),
+		       EXIT_FAIL;
+	default:
+		return log_error_errno(r, "cannot %s key %" PRIu32, verb, id), EXIT_FAIL;
+	}
+	if (save(kr, false) < 0)
+		return EXIT_FAIL;
+	(void)sbx_keyring_find(kr, id, &k);
+	(void)printf("key %" PRIu32 " is now %s\n", id, sbx_key_state_name(k.state));
+	return 0;
+}
+
+static int cmd_list(void)
+{
+	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
+	char fp[SBX_KEY_FP_HEX + 1], c[32], ch[32];
+	struct sbx_key_info k;
+
+	if (load(&kr) < 0)
+		return SBX_EXIT_CONFIG;
+	(void)printf("%-6s %-10s %-21s %-21s %s\n", "ID", "STATE", "CREATED", "CHANGED",
+		     "FINGERPRINT");
+	for (size_t i = 0; sbx_keyring_info(kr, i, &k) >= 0; i++) {
+		fmt_time(k.created, c);
+		fmt_time(k.changed, ch);
+		(void)printf("%-6" PRIu32 " %-10s %-21s %-21s %s\n", k.id,
+			     sbx_key_state_name(k.state), c, ch, k.fingerprint);
+	}
+	sbx_keyring_audit_fingerprint(kr, fp);
+	(void)printf("next id %" PRIu32 "; audit key fingerprint %s\n", sbx_keyring_next_id(kr),
+		     fp);
+	return 0;
+}
+
+static int cmd_verify(void)
+{
+	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
+
+	if (load(&kr) < 0)
+		return EXIT_FAIL;
+	(void)printf("keyring %s: ok (%zu keys, primary %" PRIu32 ", next id %" PRIu32 ")\n",
+		     keyring_path(), sbx_keyring_count(kr), sbx_keyring_primary_id(kr),
+		     sbx_keyring_next_id(kr));
+	return 0;
+}
+
+static int passphrase(bool confirm, struct sbx_secret **ret)
+{
+	int r;
+
+	if (arg_passphrase_file)
+		r = sbx_secret_read_passphrase_file(arg_passphrase_file, ret);
+	else
+		r = sbx_secret_read_passphrase_tty("Backup passphrase: ", confirm, ret);
+	switch (r) {
+	case 0:
+		return 0;
+	case -EINVAL:
+		return log_error_errno(r, "empty passphrase refused");
+	case -ERANGE:
+		return log_error("passphrase too short (at least %d bytes)", SBX_PASSPHRASE_MIN),
+		       -ERANGE;
+	case -EILSEQ:
+		return log_error("the two passphrases differ"), r;
+	case -ENXIO:
+		return log_error("no terminal for the passphrase; use --passphrase-file"), r;
+	default:
+		return log_error_errno(r, "cannot read the passphrase");
+	}
+}
+
+static int cmd_backup(void)
+{
+	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
+	_cleanup_(sbx_secret_freep) struct sbx_secret *pass = NULL;
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (!arg_out)
+		return log_error("backup needs --out FILE"), R_USAGE;
+	if (load(&kr) < 0)
+		return SBX_EXIT_CONFIG;
+	if (passphrase(true, &pass) < 0)
+		return EXIT_FAIL;
+	r = sbx_backup_write(kr, pass, SBX_BACKUP_OPSLIMIT, SBX_BACKUP_MEMLIMIT, &text);
+	if (r < 0)
+		return log_error_errno(r, "cannot encrypt the backup"), EXIT_FAIL;
+	fd = open(arg_out, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (arg_force ? O_TRUNC : O_EXCL),
+		  0600);
+	if (fd < 0)
+		return log_error_errno(errno, "cannot create '%s'%s", arg_out,
+				       errno == EEXIST ? " (exists; --force replaces it)" : ""),
+		       EXIT_FAIL;
+	r = sbx_fd_write_all(fd, text, strlen(text));
+	if (r >= 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r < 0)
+		return log_error_errno(r, "cannot write '%s'", arg_out), EXIT_FAIL;
+	(void)printf("backup of %zu keys (next id %" PRIu32 ") written to %s\n",
+		     sbx_keyring_count(kr), sbx_keyring_next_id(kr), arg_out);
+	return 0;
+}
+
+static int cmd_restore(void)
+{
+	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL, *old = NULL;
+	_cleanup_(sbx_secret_freep) struct sbx_secret *pass = NULL;
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int lock = -1;
+	char err[SBX_KEYRING_ERR_MAX] = "";
+	bool exists;
+	int r;
+
+	if (!arg_in)
+		return log_error("restore needs --in FILE"), R_USAGE;
+	r = sbx_fd_read_file(arg_in, 4 * SBX_KEYRING_MAX_SIZE, &text, NULL);
+	if (r < 0)
+		return log_error_errno(r, "cannot read '%s'", arg_in), EXIT_FAIL;
+	lock = sbx_keyring_lock(keyring_path());
+	if (lock < 0)
+		return log_error_errno(lock, "cannot lock '%s'", keyring_path());
+	exists = access(keyring_path(), F_OK) == 0;
+	if (exists && !arg_force)
+		return log_error("keyring '%s' exists; restore replaces it only with --force",
+				 keyring_path()),
+		       EXIT_FAIL;
+	if (passphrase(false, &pass) < 0)
+		return EXIT_FAIL;
+	r = sbx_backup_read(text, pass, &kr, err, sizeof(err));
+	if (r < 0)
+		return log_error("backup '%s': %s", arg_in, err), EXIT_FAIL;
+	/* Ids are never reused: keep the live keyring's next id if it is further on. */
+	if (exists) {
+		r = sbx_keyring_load(keyring_path(), geteuid() ? SBX_KEYRING_OWNER_SELF : 0, &old,
+				     err, sizeof(err));
+		if (r >= 0)
+			sbx_keyring_raise_next_id(kr, sbx_keyring_next_id(old));
+		else
+			log_warning("the keyring being replaced is unreadable (%s); next id comes "
+				    "from the backup", err);
+	}
+	if (save(kr, !exists) < 0)
+		return EXIT_FAIL;
+	(void)printf("restored %zu keys (primary %" PRIu32 ", next id %" PRIu32 ") to %s\n",
+		     sbx_keyring_count(kr), sbx_keyring_primary_id(kr), sbx_keyring_next_id(kr),
+		     keyring_path());
+	return 0;
+}
+
+static int cmd_import_fernet(void)
+{
+	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
+	_cleanup_(sbx_secret_freep) struct sbx_secret *fkey = NULL;
+	_cleanup_free_ char *line = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t cap = 0, lineno = 0, ok = 0, failed = 0;
+	ssize_t n;
+	int r;
+
+	if (!arg_fernet_key_file)
+		return log_error("import-fernet needs --fernet-key-file FILE"), R_USAGE;
+	if (load(&kr) < 0)
+		return SBX_EXIT_CONFIG;
+	fd = open(arg_fernet_key_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return log_error_errno(errno, "cannot open '%s'", arg_fernet_key_file), EXIT_FAIL;
+	r = sbx_fernet_key_read_fd(fd, &fkey);
+	if (r < 0)
+		return log_error("'%s' does not hold a Fernet key (32 bytes of base64url)",
+				 arg_fernet_key_file),
+		       EXIT_FAIL;
+	/* Lines carry contexts and ciphertext only; stdio buffers are fine for them. */
+	while ((n = getline(&line, &cap, stdin)) >= 0) {
+		_cleanup_free_ char *blob = NULL;
+		enum sbx_fernet_error fe = SBX_FERNET_OK;
+		char *tab;
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0')
+			continue;
+		tab = strchr(line, '\t');
+		if (!tab) {
+			log_error("line %zu: malformed (want CONTEXT<TAB>TOKEN)", lineno);
+			failed++;
+			continue;
+		}
+		*tab = '\0';
+		r = sbx_fernet_reseal(fkey, kr, tab + 1, line, &blob, &fe);
+		if (r < 0) {
+			if (fe != SBX_FERNET_OK)
+				log_error("line %zu: %s", lineno, sbx_fernet_error_name(fe));
+			else
+				log_error_errno(r, "line %zu: cannot seal", lineno);
+			failed++;
+			continue;
+		}
+		(void)printf("%s\t%s\n", line, blob);
+		ok++;
+	}
+	if (fflush(stdout) != 0)
+		return log_error_errno(errno, "cannot write the output"), EXIT_FAIL;
+	log_info("imported %zu, failed %zu", ok, failed);
+	return failed ? EXIT_FAIL : 0;
+}
+
+static int parse_args(int argc, char **argv)
+{
+	enum { OPT_KEYRING = 256, OPT_PASSFILE, OPT_FERNET };
+	static const struct option opts[] = {
+		{"keyring", required_argument, NULL, OPT_KEYRING},
+		{"passphrase-file", required_argument, NULL, OPT_PASSFILE},
+		{"fernet-key-file", required_argument, NULL, OPT_FERNET},
+		{"out", required_argument, NULL, 'o'},
+		{"in", required_argument, NULL, 'i'},
+		{"yes", no_argument, NULL, 'y'},
+		{"force", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:i:yfh", opts, NULL)) >= 0) {
+		switch (c) {
+		case OPT_KEYRING:
+			arg_keyring = optarg;
+			break;
+		case OPT_PASSFILE:
+			arg_passphrase_file = optarg;
+			break;
+		case OPT_FERNET:
+			arg_fernet_key_file = optarg;
+			break;
+		case 'o':
+			arg_out = optarg;
+			break;
+		case 'i':
+			arg_in = optarg;
+			break;
+		case 'y':
+			arg_yes = true;
+			break;
+		case 'f':
+			arg_force = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	return 1;
+}
 
 int sbx_cmd_keys(int argc, char **argv)
 {
-	(void)argc;
-	(void)fprintf(stderr, "sbxctl: '%s' is not implemented yet\n", argv[0]);
-	return SBX_EXIT_USAGE;
+	const char *verb, *id = NULL;
+	int r;
+
+	/* Options may come before or after the verb (getopt permutes). */
+	r = parse_args(argc, argv);
+	if (r <= 0)
+		return r < 0 ? SBX_EXIT_USAGE : 0;
+	if (optind >= argc) {
+		usage(stderr);
+		return SBX_EXIT_USAGE;
+	}
+	verb = argv[optind++];
+	if (optind < argc)
+		id = argv[optind++];
+	if (optind < argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		return SBX_EXIT_USAGE;
+	}
+	if (harden() < 0)
+		return EXIT_FAIL;
+	if (strcmp(verb, "retire") == 0 || strcmp(verb, "activate") == 0 ||
+	    strcmp(verb, "destroy") == 0)
+		r = cmd_state(verb, id);
+	else if (id)
+		return log_error("'keys %s' takes no argument", verb), SBX_EXIT_USAGE;
+	else if (strcmp(verb, "init") == 0)
+		r = cmd_init();
+	else if (strcmp(verb, "rotate") == 0)
+		r = cmd_rotate();
+	else if (strcmp(verb, "list") == 0)
+		r = cmd_list();
+	else if (strcmp(verb, "verify") == 0)
+		r = cmd_verify();
+	else if (strcmp(verb, "backup") == 0)
+		r = cmd_backup();
+	else if (strcmp(verb, "restore") == 0)
+		r = cmd_restore();
+	else if (strcmp(verb, "import-fernet") == 0)
+		r = cmd_import_fernet();
+	else
+		return log_error("unknown keys command '%s'", verb), SBX_EXIT_USAGE;
+	/* Helpers return a positive exit status, R_USAGE, or -errno after logging. */
+	if (r == R_USAGE)
+		return SBX_EXIT_USAGE;
+	return r < 0 ? EXIT_FAIL : r;
 }
