@@ -463,7 +463,7 @@ int sbx_keyring_activate(struct sbx_keyring *kr, uint32_t id)
 	ssize_t i = find(kr, id);
 
 	/* Only a retired key comes back; activating an active key is "already". */
-	if (i >= 0 && kr->keys[i].state == SBX_KEY_ACTIVE)
+	if (i >= 0 && (kr->keys[i].state == SBX_KEY_ACTIVE || kr->keys[i].state == SBX_KEY_PRIMARY))
 		return -EALREADY;
 	return change(kr, id, SBX_KEY_ACTIVE);
 }
