@@ -21,8 +21,8 @@
 #include "policy/embedded.h"
 #include "policy/syscall-names.h"
 
-#define PROFILE_MAX_SIZE (1024 * 1024)
-#define ARG_COUNT        6
+#define PROFILE_MAX_SIZE ((size_t)1024 * 1024)
+#define ARG_COUNT	 6
 
 struct parser {
 	const char *path;
@@ -35,12 +35,12 @@ static void jsonp(json_t **j)
 	json_decref(*j);
 }
 
-static void add_diag(struct parser *p, int line, int col, const char *key, const char *fmt, ...)
-	_printf_(5, 6);
-static void add_diag(struct parser *p, int line, int col, const char *key, const char *fmt, ...)
+static void diag_va(struct parser *p, int line, int col, const char *key, const char *fmt,
+		    va_list ap) _printf_(5, 0);
+static void diag_va(struct parser *p, int line, int col, const char *key, const char *fmt,
+		    va_list ap)
 {
 	struct sbx_diag *v, *d;
-	va_list ap;
 
 	p->n_err++;
 	if (!p->diags)
@@ -55,12 +55,30 @@ static void add_diag(struct parser *p, int line, int col, const char *key, const
 	d->line = line;
 	d->col = col;
 	(void)snprintf(d->key, sizeof(d->key), "%s", key);
-	va_start(ap, fmt);
 	(void)vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+}
+
+static void add_diag(struct parser *p, int line, int col, const char *key, const char *fmt, ...)
+    _printf_(5, 6);
+static void add_diag(struct parser *p, int line, int col, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_va(p, line, col, key, fmt, ap);
 	va_end(ap);
 }
 
-#define err(p, key, ...) add_diag(p, 0, 0, key, __VA_ARGS__)
+/* An error without a position (jansson keeps none for values). */
+static void diag(struct parser *p, const char *key, const char *fmt, ...) _printf_(3, 4);
+static void diag(struct parser *p, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_va(p, 0, 0, key, fmt, ap);
+	va_end(ap);
+}
 
 /* Key paths ("rules[3].args[0].op") are cut at the diag's size, never an error. */
 static void keyf(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
@@ -93,7 +111,8 @@ static int errno_from_name(const char *name)
 	static const struct {
 		const char *alias;
 		int value;
-	} aliases[] = {{"EWOULDBLOCK", EWOULDBLOCK}, {"EDEADLOCK", EDEADLOCK}, {"ENOTSUP", ENOTSUP}};
+	} aliases[] = {
+	    {"EWOULDBLOCK", EWOULDBLOCK}, {"EDEADLOCK", EDEADLOCK}, {"ENOTSUP", ENOTSUP}};
 
 	for (int i = 1; i < 4096; i++) {
 		const char *n = strerrorname_np(i);
@@ -107,20 +126,20 @@ static int errno_from_name(const char *name)
 }
 
 /* Every key of obj must be in allowed (NULL-terminated). */
-static void check_keys(struct parser *p, json_t *obj, const char *where,
-		       const char *const *allowed)
+static void check_keys(struct parser *p, json_t *obj, const char *where, const char *const *allowed)
 {
 	const char *k;
 	json_t *v;
 
-	json_object_foreach (obj, k, v) {
+	json_object_foreach(obj, k, v)
+	{
 		bool ok = false;
 		for (const char *const *a = allowed; *a && !ok; a++)
 			ok = strcmp(*a, k) == 0;
 		if (!ok) {
 			char key[128];
 			keyf(key, sizeof(key), "%s%s%s", where, *where ? "." : "", k);
-			err(p, key, "unknown key '%s'", k);
+			diag(p, key, "unknown key '%s'", k);
 		}
 	}
 }
@@ -133,14 +152,14 @@ static int parse_number(struct parser *p, json_t *v, const char *key, uint64_t *
 
 	if (json_is_integer(v)) {
 		if (json_integer_value(v) < 0) {
-			err(p, key, "must not be negative");
+			diag(p, key, "must not be negative");
 			return -EINVAL;
 		}
 		*ret = (uint64_t)json_integer_value(v);
 		return 0;
 	}
 	if (!json_is_string(v)) {
-		err(p, key, "must be an integer or a \"0x...\" string");
+		diag(p, key, "must be an integer or a \"0x...\" string");
 		return -EINVAL;
 	}
 	s = json_string_value(v);
@@ -156,7 +175,7 @@ static int parse_number(struct parser *p, json_t *v, const char *key, uint64_t *
 		if (errno == 0)
 			return 0;
 	}
-	err(p, key, "'%s' is not a 64-bit number (\"0x...\" or decimal)", json_string_value(v));
+	diag(p, key, "'%s' is not a 64-bit number (\"0x...\" or decimal)", json_string_value(v));
 	return -EINVAL;
 }
 
@@ -177,14 +196,15 @@ static int parse_action(struct parser *p, json_t *obj, const char *where,
 
 	keyf(key, sizeof(key), "%s.action", where);
 	if (!json_is_string(a)) {
-		err(p, key, a ? "must be a string" : "missing (allow, errno, kill or log)");
+		diag(p, key, a ? "must be a string" : "missing (allow, errno, kill or log)");
 		return -EINVAL;
 	}
 	for (i = 0; i < ARRAY_SIZE(actions); i++)
 		if (strcmp(actions[i].name, json_string_value(a)) == 0)
 			break;
 	if (i == ARRAY_SIZE(actions)) {
-		err(p, key, "unknown action '%s' (allow, errno, kill or log)", json_string_value(a));
+		diag(p, key, "unknown action '%s' (allow, errno, kill or log)",
+		     json_string_value(a));
 		return -EINVAL;
 	}
 	*ret_action = actions[i].action;
@@ -193,18 +213,19 @@ static int parse_action(struct parser *p, json_t *obj, const char *where,
 	keyf(key, sizeof(key), "%s.errno", where);
 	if (actions[i].action != SBX_SC_ERRNO) {
 		if (e) {
-			err(p, key, "only with action errno");
+			diag(p, key, "only with action errno");
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (!json_is_string(e)) {
-		err(p, key, e ? "must be an errno name (\"EPERM\")" : "missing: action errno needs it");
+		diag(p, key,
+		     e ? "must be an errno name (\"EPERM\")" : "missing: action errno needs it");
 		return -EINVAL;
 	}
 	*ret_errno = errno_from_name(json_string_value(e));
 	if (*ret_errno < 0) {
-		err(p, key, "unknown errno name '%s'", json_string_value(e));
+		diag(p, key, "unknown errno name '%s'", json_string_value(e));
 		return -EINVAL;
 	}
 	return 0;
@@ -214,9 +235,13 @@ static int parse_arg(struct parser *p, json_t *a, const char *where, struct sbx_
 {
 	static const char *const keys[] = {"index", "op", "value", "mask", NULL};
 	static const char *const ops[] = {
-		[SBX_SC_EQ] = "eq", [SBX_SC_NE] = "ne", [SBX_SC_LT] = "lt",
-		[SBX_SC_LE] = "le", [SBX_SC_GT] = "gt", [SBX_SC_GE] = "ge",
-		[SBX_SC_MASKED_EQ] = "masked_eq",
+	    [SBX_SC_EQ] = "eq",
+	    [SBX_SC_NE] = "ne",
+	    [SBX_SC_LT] = "lt",
+	    [SBX_SC_LE] = "le",
+	    [SBX_SC_GT] = "gt",
+	    [SBX_SC_GE] = "ge",
+	    [SBX_SC_MASKED_EQ] = "masked_eq",
 	};
 	json_t *idx, *op, *val, *mask;
 	char key[128];
@@ -224,7 +249,7 @@ static int parse_arg(struct parser *p, json_t *a, const char *where, struct sbx_
 	int r = 0;
 
 	if (!json_is_object(a)) {
-		err(p, where, "must be an object {index, op, value[, mask]}");
+		diag(p, where, "must be an object {index, op, value[, mask]}");
 		return -EINVAL;
 	}
 	check_keys(p, a, where, keys);
@@ -236,7 +261,7 @@ static int parse_arg(struct parser *p, json_t *a, const char *where, struct sbx_
 	keyf(key, sizeof(key), "%s.index", where);
 	if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
 	    json_integer_value(idx) >= ARG_COUNT) {
-		err(p, key, idx ? "must be an integer 0..5" : "missing");
+		diag(p, key, idx ? "must be an integer 0..5" : "missing");
 		r = -EINVAL;
 	} else
 		ret->index = (unsigned)json_integer_value(idx);
@@ -246,14 +271,14 @@ static int parse_arg(struct parser *p, json_t *a, const char *where, struct sbx_
 		if (strcmp(ops[i], json_string_value(op)) == 0)
 			break;
 	if (!json_is_string(op) || i == ARRAY_SIZE(ops)) {
-		err(p, key, op ? "must be one of eq ne lt le gt ge masked_eq" : "missing");
+		diag(p, key, op ? "must be one of eq ne lt le gt ge masked_eq" : "missing");
 		return -EINVAL;
 	}
 	ret->op = (enum sbx_sc_op)i;
 
 	keyf(key, sizeof(key), "%s.value", where);
 	if (!val) {
-		err(p, key, "missing");
+		diag(p, key, "missing");
 		r = -EINVAL;
 	} else if (parse_number(p, val, key, &ret->value) < 0)
 		r = -EINVAL;
@@ -262,17 +287,17 @@ static int parse_arg(struct parser *p, json_t *a, const char *where, struct sbx_
 	ret->mask = 0;
 	if (ret->op != SBX_SC_MASKED_EQ) {
 		if (mask) {
-			err(p, key, "only with op masked_eq");
+			diag(p, key, "only with op masked_eq");
 			r = -EINVAL;
 		}
 	} else if (!mask) {
-		err(p, key, "missing: masked_eq needs it");
+		diag(p, key, "missing: masked_eq needs it");
 		r = -EINVAL;
 	} else if (parse_number(p, mask, key, &ret->mask) < 0)
 		r = -EINVAL;
 	else if (r == 0 && (ret->value & ~ret->mask) != 0) {
 		keyf(key, sizeof(key), "%s.value", where);
-		err(p, key, "has bits outside the mask: the rule could never match");
+		diag(p, key, "has bits outside the mask: the rule could never match");
 		r = -EINVAL;
 	}
 	return r;
@@ -283,12 +308,12 @@ static int parse_syscall(struct parser *p, json_t *v, const char *key, struct sb
 	int nr;
 
 	if (!json_is_string(v)) {
-		err(p, key, v ? "must be a syscall name" : "missing");
+		diag(p, key, v ? "must be a syscall name" : "missing");
 		return -EINVAL;
 	}
 	nr = sbx_profile_syscall_nr(json_string_value(v));
 	if (nr < 0) {
-		err(p, key, "unknown x86_64 syscall '%s'", json_string_value(v));
+		diag(p, key, "unknown x86_64 syscall '%s'", json_string_value(v));
 		return -EINVAL;
 	}
 	rule->syscall = strdup(json_string_value(v));
@@ -307,7 +332,7 @@ static int parse_rule(struct parser *p, json_t *o, const char *where, struct sbx
 	int r;
 
 	if (!json_is_object(o)) {
-		err(p, where, "must be an object {syscall, action, ...}");
+		diag(p, where, "must be an object {syscall, action, ...}");
 		return -EINVAL;
 	}
 	check_keys(p, o, where, keys);
@@ -320,17 +345,18 @@ static int parse_rule(struct parser *p, json_t *o, const char *where, struct sbx
 	c = json_object_get(o, "comment");
 	if (c && !json_is_string(c)) {
 		keyf(key, sizeof(key), "%s.comment", where);
-		err(p, key, "must be a string");
+		diag(p, key, "must be a string");
 	}
 	args = json_object_get(o, "args");
 	if (!args)
 		return r;
 	keyf(key, sizeof(key), "%s.args", where);
 	if (!json_is_array(args) || json_array_size(args) > ARG_COUNT) {
-		err(p, key, "must be an array of at most 6 comparisons");
+		diag(p, key, "must be an array of at most 6 comparisons");
 		return -EINVAL;
 	}
-	json_array_foreach (args, i, a) {
+	json_array_foreach(args, i, a)
+	{
 		struct sbx_sc_arg *arg = &rule->args[i];
 		keyf(key, sizeof(key), "%s.args[%zu]", where, i);
 		if (parse_arg(p, a, key, arg) < 0) {
@@ -341,8 +367,8 @@ static int parse_rule(struct parser *p, json_t *o, const char *where, struct sbx
 		/* libseccomp takes one comparison per argument and rule. */
 		for (size_t j = 0; j < i; j++)
 			if (rule->args[j].index == arg->index) {
-				err(p, key, "argument %u is already compared in args[%zu]",
-				    arg->index, j);
+				diag(p, key, "argument %u is already compared in args[%zu]",
+				     arg->index, j);
 				r = -EINVAL;
 			}
 	}
@@ -369,7 +395,7 @@ static void check_conflicts(struct parser *p, const struct sbx_profile *prof, si
 			keyf(key, sizeof(key), "rules[%zu]", i - n_allow);
 		if (ri->n_args == 0 && same_action(ri->action, ri->errno_ret, prof->default_action,
 						   prof->default_errno)) {
-			err(p, key, "'%s' gets the default action anyway", ri->syscall);
+			diag(p, key, "'%s' gets the default action anyway", ri->syscall);
 			continue;
 		}
 		for (size_t j = 0; j < i; j++) {
@@ -383,15 +409,15 @@ static void check_conflicts(struct parser *p, const struct sbx_profile *prof, si
 			else
 				keyf(other, sizeof(other), "rules[%zu]", j - n_allow);
 			if (i < n_allow)
-				err(p, key, "'%s' listed twice (also %s)", ri->syscall, other);
+				diag(p, key, "'%s' listed twice (also %s)", ri->syscall, other);
 			else if (ri->n_args == 0 || (rj->n_args == 0 && j >= n_allow))
-				err(p, key,
-				    "'%s': an unconditional rule must be its syscall's only rule (also "
-				    "%s)",
-				    ri->syscall, other);
+				diag(p, key,
+				     "'%s': an unconditional rule must be the only one (also %s)",
+				     ri->syscall, other);
 			else if (j < n_allow && ri->action == SBX_SC_ALLOW)
-				err(p, key, "'%s' is always allowed (%s): this condition changes nothing",
-				    ri->syscall, other);
+				diag(p, key,
+				     "'%s' is always allowed (%s): this condition changes nothing",
+				     ri->syscall, other);
 			else
 				continue;
 			break;
@@ -409,17 +435,17 @@ static int parse_profile(struct parser *p, json_t *root, struct sbx_profile *pro
 	int r;
 
 	if (!json_is_object(root)) {
-		err(p, "", "a profile is a JSON object");
+		diag(p, "", "a profile is a JSON object");
 		return -EINVAL;
 	}
 	check_keys(p, root, "", keys);
 	v = json_object_get(root, "description");
 	if (v && !json_is_string(v))
-		err(p, "description", "must be a string");
+		diag(p, "description", "must be a string");
 
 	def = json_object_get(root, "default");
 	if (!json_is_object(def))
-		err(p, "default", def ? "must be an object {action[, errno]}" : "missing");
+		diag(p, "default", def ? "must be an object {action[, errno]}" : "missing");
 	else {
 		check_keys(p, def, "default", default_keys);
 		(void)parse_action(p, def, "default", &prof->default_action, &prof->default_errno);
@@ -427,12 +453,12 @@ static int parse_profile(struct parser *p, json_t *root, struct sbx_profile *pro
 
 	allow = json_object_get(root, "allow");
 	if (allow && !json_is_array(allow)) {
-		err(p, "allow", "must be an array of syscall names");
+		diag(p, "allow", "must be an array of syscall names");
 		allow = NULL;
 	}
 	rules = json_object_get(root, "rules");
 	if (rules && !json_is_array(rules)) {
-		err(p, "rules", "must be an array of rules");
+		diag(p, "rules", "must be an array of rules");
 		rules = NULL;
 	}
 	n_allow = json_array_size(allow);
@@ -440,7 +466,8 @@ static int parse_profile(struct parser *p, json_t *root, struct sbx_profile *pro
 	if (!prof->rules)
 		return -ENOMEM;
 
-	json_array_foreach (allow, i, v) {
+	json_array_foreach(allow, i, v)
+	{
 		struct sbx_sc_rule *rule = &prof->rules[prof->n_rules];
 		keyf(key, sizeof(key), "allow[%zu]", i);
 		r = parse_syscall(p, v, key, rule);
@@ -449,7 +476,8 @@ static int parse_profile(struct parser *p, json_t *root, struct sbx_profile *pro
 		rule->action = SBX_SC_ALLOW;
 		prof->n_rules++; /* even when bad, so indexes match allow[i] */
 	}
-	json_array_foreach (rules, i, v) {
+	json_array_foreach(rules, i, v)
+	{
 		keyf(key, sizeof(key), "rules[%zu]", i);
 		r = parse_rule(p, v, key, &prof->rules[prof->n_rules++]);
 		if (r == -ENOMEM)
@@ -489,8 +517,8 @@ static char *name_from_path(const char *path)
 int sbx_profile_load_data(const char *data, size_t len, const char *path, const char *name,
 			  struct sbx_profile **ret, struct sbx_diags *diags)
 {
-	_cleanup_(sbx_profile_freep) struct sbx_profile *prof = NULL;
 	_cleanup_(jsonp) json_t *root = NULL;
+	struct sbx_profile *prof;
 	struct parser p = {.path = path, .diags = diags};
 	json_error_t jerr;
 	int r;
@@ -505,12 +533,12 @@ int sbx_profile_load_data(const char *data, size_t len, const char *path, const 
 		return -ENOMEM;
 	prof->path = strdup(path ? path : "<profile>");
 	prof->name = name ? strdup(name) : name_from_path(prof->path ? prof->path : "");
-	if (!prof->path || !prof->name)
-		return -ENOMEM;
-	r = parse_profile(&p, root, prof);
-	if (r < 0)
+	r = prof->path && prof->name ? parse_profile(&p, root, prof) : -ENOMEM;
+	if (r < 0) {
+		sbx_profile_free(prof);
 		return r;
-	*ret = TAKE_PTR(prof);
+	}
+	*ret = prof;
 	return 0;
 }
 
@@ -525,9 +553,9 @@ static int load_file(const char *path, const char *name, struct sbx_profile **re
 	if (r < 0) {
 		struct parser p = {.path = path, .diags = diags};
 		if (r == -EFBIG)
-			err(&p, "", "larger than %d bytes", PROFILE_MAX_SIZE);
+			diag(&p, "", "larger than %zu bytes", PROFILE_MAX_SIZE);
 		else
-			err(&p, "", "cannot read: %s", strerror(-r));
+			diag(&p, "", "cannot read: %s", strerror(-r));
 		return r;
 	}
 	return sbx_profile_load_data(data, len, path, name, ret, diags);
@@ -542,7 +570,7 @@ static bool name_is_valid(const char *name)
 {
 	return name[0] && name[0] != '.' && strlen(name) < 64 &&
 	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
-		       strlen(name);
+		   strlen(name);
 }
 
 int sbx_profile_resolve(const char *name_or_path, const char *dir, struct sbx_profile **ret,
@@ -555,13 +583,13 @@ int sbx_profile_resolve(const char *name_or_path, const char *dir, struct sbx_pr
 	if (strchr(name_or_path, '/'))
 		return load_file(name_or_path, NULL, ret, diags);
 	if (!name_is_valid(name_or_path)) {
-		err(&p, "seccomp", "'%s' is neither a profile name nor a path", name_or_path);
+		diag(&p, "seccomp", "'%s' is neither a profile name nor a path", name_or_path);
 		return -EINVAL;
 	}
 	if (dir) {
 		if (snprintf(path, sizeof(path), "%s/%s.json", dir, name_or_path) >=
 		    (int)sizeof(path)) {
-			err(&p, "seccomp", "profile directory path too long");
+			diag(&p, "seccomp", "profile directory path too long");
 			return -ENAMETOOLONG;
 		}
 		if (access(path, F_OK) == 0 || errno != ENOENT)
@@ -573,7 +601,7 @@ int sbx_profile_resolve(const char *name_or_path, const char *dir, struct sbx_pr
 		(void)snprintf(path, sizeof(path), "<embedded>/profiles/%s.json", name_or_path);
 		return sbx_profile_load_data(f->data, f->size, path, name_or_path, ret, diags);
 	}
-	err(&p, "seccomp", "no seccomp profile '%s' in %s or built in", name_or_path,
-	    dir ? dir : "(no directory)");
+	diag(&p, "seccomp", "no seccomp profile '%s' in %s or built in", name_or_path,
+	     dir ? dir : "(no directory)");
 	return -ENOENT;
 }

@@ -38,7 +38,7 @@ struct sbx_sc_arg {
 /* One rule: the action applies when every arg comparison holds (AND). */
 struct sbx_sc_rule {
 	char *syscall; /* x86_64 name (policy/syscall-names.h) */
-	int nr;        /* its x86_64 number, resolved by the parser */
+	int nr;	       /* its x86_64 number, resolved by the parser */
 	enum sbx_sc_action action;
 	int errno_ret;
 	struct sbx_sc_arg args[6];

@@ -28,13 +28,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include <seccomp.h>
 
@@ -42,7 +42,7 @@
 #include "common/macro.h"
 
 #define X32_SYSCALL_BIT 0x40000000U
-#define MAX_FILTERS     2
+#define MAX_FILTERS	2
 
 struct sbx_seccomp_prog {
 	unsigned n;
@@ -73,10 +73,13 @@ static uint32_t scmp_action(enum sbx_sc_action a, int errno_ret)
 static enum scmp_compare scmp_op(enum sbx_sc_op op)
 {
 	static const enum scmp_compare ops[] = {
-		[SBX_SC_EQ] = SCMP_CMP_EQ,        [SBX_SC_NE] = SCMP_CMP_NE,
-		[SBX_SC_LT] = SCMP_CMP_LT,        [SBX_SC_LE] = SCMP_CMP_LE,
-		[SBX_SC_GT] = SCMP_CMP_GT,        [SBX_SC_GE] = SCMP_CMP_GE,
-		[SBX_SC_MASKED_EQ] = SCMP_CMP_MASKED_EQ,
+	    [SBX_SC_EQ] = SCMP_CMP_EQ,
+	    [SBX_SC_NE] = SCMP_CMP_NE,
+	    [SBX_SC_LT] = SCMP_CMP_LT,
+	    [SBX_SC_LE] = SCMP_CMP_LE,
+	    [SBX_SC_GT] = SCMP_CMP_GT,
+	    [SBX_SC_GE] = SCMP_CMP_GE,
+	    [SBX_SC_MASKED_EQ] = SCMP_CMP_MASKED_EQ,
 	};
 	return (unsigned)op < ARRAY_SIZE(ops) ? ops[op] : _SCMP_CMP_MIN;
 }
@@ -97,11 +100,11 @@ static int add_rule(scmp_filter_ctx ctx, const struct sbx_sc_rule *rule)
 	for (size_t i = 0; i < rule->n_args; i++) {
 		const struct sbx_sc_arg *a = &rule->args[i];
 		cmp[i] = (struct scmp_arg_cmp){
-			.arg = a->index,
-			.op = scmp_op(a->op),
-			/* masked_eq: datum_a is the mask, datum_b the value */
-			.datum_a = a->op == SBX_SC_MASKED_EQ ? a->mask : a->value,
-			.datum_b = a->op == SBX_SC_MASKED_EQ ? a->value : 0,
+		    .arg = a->index,
+		    .op = scmp_op(a->op),
+		    /* masked_eq: datum_a is the mask, datum_b the value */
+		    .datum_a = a->op == SBX_SC_MASKED_EQ ? a->mask : a->value,
+		    .datum_b = a->op == SBX_SC_MASKED_EQ ? a->value : 0,
 		};
 		if (a->index > 5 || cmp[i].op == _SCMP_CMP_MIN)
 			return -EINVAL;
@@ -155,11 +158,11 @@ static bool has_x32_guard(const struct sock_filter *f, size_t n)
 
 /* Our own guard, prepended when libseccomp's is missing: x86_64 arch with bit 0x40000000. */
 static const struct sock_filter x32_guard[] = {
-	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
-	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, X32_SYSCALL_BIT, 0, 1),
-	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, X32_SYSCALL_BIT, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 };
 
 /* libseccomp 2.5 exports only to an fd: go through a memfd and read it back. */
@@ -187,8 +190,8 @@ static int export_ctx(scmp_filter_ctx ctx, struct sock_fprog *ret)
 	if (!buf)
 		return -ENOMEM;
 	while (done < (size_t)size) {
-		ssize_t k = pread(fd, (char *)(buf + extra) + done, (size_t)size - done,
-				  (off_t)done);
+		ssize_t k =
+		    pread(fd, (char *)(buf + extra) + done, (size_t)size - done, (off_t)done);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
@@ -233,17 +236,11 @@ static int build(const struct sbx_profile *p, uint32_t def, bool refusals, struc
 	return export_ctx(ctx, ret);
 }
 
-int sbx_seccomp_compile(const struct sbx_profile *profile, struct sbx_seccomp_prog **ret)
+static int compile_into(const struct sbx_profile *profile, struct sbx_seccomp_prog *prog)
 {
-	_cleanup_(sbx_seccomp_freep) struct sbx_seccomp_prog *prog = NULL;
 	bool need_refusals = false;
 	int r;
 
-	if (!profile || !ret)
-		return -EINVAL;
-	prog = calloc(1, sizeof(*prog));
-	if (!prog)
-		return -ENOMEM;
 	for (size_t i = 0; i < profile->n_rules; i++)
 		need_refusals = need_refusals || in_refusal_filter(&profile->rules[i]);
 	if (need_refusals) {
@@ -257,7 +254,25 @@ int sbx_seccomp_compile(const struct sbx_profile *profile, struct sbx_seccomp_pr
 	if (r < 0)
 		return r;
 	prog->n++;
-	*ret = TAKE_PTR(prog);
+	return 0;
+}
+
+int sbx_seccomp_compile(const struct sbx_profile *profile, struct sbx_seccomp_prog **ret)
+{
+	struct sbx_seccomp_prog *prog;
+	int r;
+
+	if (!profile || !ret)
+		return -EINVAL;
+	prog = calloc(1, sizeof(*prog));
+	if (!prog)
+		return -ENOMEM;
+	r = compile_into(profile, prog);
+	if (r < 0) {
+		sbx_seccomp_free(prog);
+		return r;
+	}
+	*ret = prog;
 	return 0;
 }
 

@@ -280,7 +280,7 @@ def write_names(path, nrs):
         "static const struct sbx_syscall_name sbx_syscall_names[] = {",
     ]
     for name in sorted(nrs):
-        lines.append('\t{ "%s", %d },' % (name, nrs[name]))
+        lines.append('    {"%s", %d},' % (name, nrs[name]))  # as clang-format lays it out
     lines.append("};")
     with open(path + ".tmp", "w", encoding="ascii") as f:
         f.write("\n".join(lines) + "\n")

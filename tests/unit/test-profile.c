@@ -105,10 +105,12 @@ Test(profile, rejects_unknown_syscalls)
 
 Test(profile, rejects_errno_mistakes)
 {
-	expect_error("{\"default\": {\"action\": \"errno\", \"errno\": \"EPRM\"}}", "default.errno");
+	expect_error("{\"default\": {\"action\": \"errno\", \"errno\": \"EPRM\"}}",
+		     "default.errno");
 	expect_error("{\"default\": {\"action\": \"errno\"}}", "default.errno");
 	expect_error("{\"default\": {\"action\": \"errno\", \"errno\": 1}}", "default.errno");
-	expect_error("{\"default\": {\"action\": \"kill\", \"errno\": \"EPERM\"}}", "default.errno");
+	expect_error("{\"default\": {\"action\": \"kill\", \"errno\": \"EPERM\"}}",
+		     "default.errno");
 	expect_error("{" DEF ", \"rules\": [{\"syscall\": \"clone3\", \"action\": \"errno\", "
 		     "\"errno\": \"ENOSUCH\"}]}",
 		     "rules[0].errno");
@@ -120,25 +122,25 @@ Test(profile, rejects_bad_args)
 		const char *arg;
 		const char *key;
 	} cases[] = {
-		{"{\"index\": 6, \"op\": \"eq\", \"value\": 0}", "rules[3].args[0].index"},
-		{"{\"index\": -1, \"op\": \"eq\", \"value\": 0}", "rules[3].args[0].index"},
-		{"{\"op\": \"eq\", \"value\": 0}", "rules[3].args[0].index"},
-		{"{\"index\": 0, \"op\": \"and\", \"value\": 0}", "rules[3].args[0].op"},
-		{"{\"index\": 0, \"value\": 0}", "rules[3].args[0].op"},
-		{"{\"index\": 0, \"op\": \"eq\"}", "rules[3].args[0].value"},
-		{"{\"index\": 0, \"op\": \"eq\", \"value\": -1}", "rules[3].args[0].value"},
-		{"{\"index\": 0, \"op\": \"eq\", \"value\": 1.5}", "rules[3].args[0].value"},
-		{"{\"index\": 0, \"op\": \"eq\", \"value\": \"0xzz\"}", "rules[3].args[0].value"},
-		{"{\"index\": 0, \"op\": \"eq\", \"value\": \"0x10000000000000000\"}",
-		 "rules[3].args[0].value"},
-		{"{\"index\": 0, \"op\": \"eq\", \"value\": \"18446744073709551616\"}",
-		 "rules[3].args[0].value"},
-		{"{\"index\": 0, \"op\": \"eq\", \"value\": \" 1\"}", "rules[3].args[0].value"},
-		{"{\"index\": 0, \"op\": \"masked_eq\", \"value\": 1}", "rules[3].args[0].mask"},
-		{"{\"index\": 0, \"op\": \"eq\", \"mask\": 1, \"value\": 1}", "rules[3].args[0].mask"},
-		{"{\"index\": 0, \"op\": \"masked_eq\", \"mask\": \"0xff\", \"value\": \"0x100\"}",
-		 "rules[3].args[0].value"},
-		{"7", "rules[3].args[0]"},
+	    {"{\"index\": 6, \"op\": \"eq\", \"value\": 0}", "rules[3].args[0].index"},
+	    {"{\"index\": -1, \"op\": \"eq\", \"value\": 0}", "rules[3].args[0].index"},
+	    {"{\"op\": \"eq\", \"value\": 0}", "rules[3].args[0].index"},
+	    {"{\"index\": 0, \"op\": \"and\", \"value\": 0}", "rules[3].args[0].op"},
+	    {"{\"index\": 0, \"value\": 0}", "rules[3].args[0].op"},
+	    {"{\"index\": 0, \"op\": \"eq\"}", "rules[3].args[0].value"},
+	    {"{\"index\": 0, \"op\": \"eq\", \"value\": -1}", "rules[3].args[0].value"},
+	    {"{\"index\": 0, \"op\": \"eq\", \"value\": 1.5}", "rules[3].args[0].value"},
+	    {"{\"index\": 0, \"op\": \"eq\", \"value\": \"0xzz\"}", "rules[3].args[0].value"},
+	    {"{\"index\": 0, \"op\": \"eq\", \"value\": \"0x10000000000000000\"}",
+	     "rules[3].args[0].value"},
+	    {"{\"index\": 0, \"op\": \"eq\", \"value\": \"18446744073709551616\"}",
+	     "rules[3].args[0].value"},
+	    {"{\"index\": 0, \"op\": \"eq\", \"value\": \" 1\"}", "rules[3].args[0].value"},
+	    {"{\"index\": 0, \"op\": \"masked_eq\", \"value\": 1}", "rules[3].args[0].mask"},
+	    {"{\"index\": 0, \"op\": \"eq\", \"mask\": 1, \"value\": 1}", "rules[3].args[0].mask"},
+	    {"{\"index\": 0, \"op\": \"masked_eq\", \"mask\": \"0xff\", \"value\": \"0x100\"}",
+	     "rules[3].args[0].value"},
+	    {"7", "rules[3].args[0]"},
 	};
 	char json[1024];
 
@@ -203,11 +205,12 @@ Test(profile, accepts_numbers_and_comments)
 {
 	struct sbx_diags d = {0};
 	struct sbx_profile *p = NULL;
-	const char *j = "{\"description\": \"t\", \"default\": {\"action\": \"kill\"}, "
-			"\"allow\": [\"read\"], \"rules\": ["
-			"{\"syscall\": \"ioctl\", \"action\": \"log\", \"comment\": \"c\", \"args\": "
-			"[{\"index\": 1, \"op\": \"masked_eq\", \"mask\": \"0xFFFFFFFFFFFFFFFF\", "
-			"\"value\": \"21522\"}, {\"index\": 5, \"op\": \"ge\", \"value\": 7}]}]}";
+	const char *j =
+	    "{\"description\": \"t\", \"default\": {\"action\": \"kill\"}, "
+	    "\"allow\": [\"read\"], \"rules\": ["
+	    "{\"syscall\": \"ioctl\", \"action\": \"log\", \"comment\": \"c\", \"args\": "
+	    "[{\"index\": 1, \"op\": \"masked_eq\", \"mask\": \"0xFFFFFFFFFFFFFFFF\", "
+	    "\"value\": \"21522\"}, {\"index\": 5, \"op\": \"ge\", \"value\": 7}]}]}";
 
 	cr_assert(eq(int, sbx_profile_load_data(j, strlen(j), "x/t.json", NULL, &p, &d), 0));
 	cr_assert(eq(str, p->name, "t"));
@@ -271,15 +274,58 @@ static bool allowed_always(const struct sbx_profile *p, const char *name)
 }
 
 static const char *const forbidden[] = {
-	"ptrace", "process_vm_readv", "process_vm_writev", "perf_event_open",
-	"name_to_handle_at", "open_by_handle_at", "keyctl", "add_key", "request_key", "bpf",
-	"io_uring_setup", "io_uring_enter", "io_uring_register", "userfaultfd", "mount",
-	"umount2", "pivot_root", "chroot", "fsopen", "fsmount", "fsconfig", "fspick",
-	"move_mount", "open_tree", "mount_setattr", "unshare", "setns", "clone3", "kexec_load",
-	"kexec_file_load", "init_module", "finit_module", "delete_module", "reboot", "swapon",
-	"swapoff", "acct", "quotactl", "quotactl_fd", "lookup_dcookie", "vhangup", "iopl",
-	"ioperm", "syslog", "kcmp", "pidfd_getfd", "sethostname", "setdomainname",
-	"settimeofday", "clock_settime", "modify_ldt", "fanotify_init",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "perf_event_open",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "bpf",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "userfaultfd",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "fsopen",
+    "fsmount",
+    "fsconfig",
+    "fspick",
+    "move_mount",
+    "open_tree",
+    "mount_setattr",
+    "unshare",
+    "setns",
+    "clone3",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
+    "lookup_dcookie",
+    "vhangup",
+    "iopl",
+    "ioperm",
+    "syslog",
+    "kcmp",
+    "pidfd_getfd",
+    "sethostname",
+    "setdomainname",
+    "settimeofday",
+    "clock_settime",
+    "modify_ldt",
+    "fanotify_init",
 };
 
 Test(profile, default_refuses_forbidden)
@@ -329,7 +375,8 @@ Test(profile, default_has_the_argument_rules)
 
 	for (r = find(p, "personality", 0); r;
 	     r = find(p, "personality", (size_t)(r - p->rules) + 1)) {
-		cr_assert(r->action == SBX_SC_ALLOW && r->n_args == 1 && r->args[0].op == SBX_SC_EQ);
+		cr_assert(r->action == SBX_SC_ALLOW && r->n_args == 1 &&
+			  r->args[0].op == SBX_SC_EQ);
 		persona |= r->args[0].value;
 		n_persona++;
 	}
