@@ -425,3 +425,21 @@ Test(sealed, plaintext_parser_rejects)
 		cr_assert(set == NULL);
 	}
 }
+
+Test(sealed, largest_set_round_trips)
+{
+	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
+	_cleanup_(sbx_secret_set_freep) struct sbx_secret_set *set = NULL, *out = NULL;
+	_cleanup_free_ char *blob = NULL;
+	char name[16];
+
+	cr_assert(eq(int, sbx_keyring_new(&kr), 0));
+	cr_assert(eq(int, sbx_secret_set_new(&set), 0));
+	for (int i = 0; i < SBX_SECRET_SET_MAX; i++) {
+		(void)snprintf(name, sizeof(name), "K%d", i);
+		cr_assert(eq(int, sbx_secret_set_add(set, name, "", 0), 0));
+	}
+	cr_assert(eq(int, sbx_sealed_seal(kr, set, "c", &blob), 0));
+	cr_assert(eq(int, sbx_sealed_open(kr, blob, "c", NULL, NULL, &out), 0));
+	cr_assert(eq(sz, sbx_secret_set_count(out), SBX_SECRET_SET_MAX));
+}
