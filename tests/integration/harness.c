@@ -29,8 +29,8 @@
 #include <criterion/criterion.h>
 
 #define DEFAULT_TIMEOUT_MS 60000
-#define DRAIN_GRACE_MS     2000
-#define MAX_RUN_ARGS       256
+#define DRAIN_GRACE_MS	   2000
+#define MAX_RUN_ARGS	   256
 
 struct buf {
 	char *p;
@@ -186,9 +186,9 @@ int sbx_test_run(char *const argv[], char *const envp[], const void *in, size_t 
 			break;
 
 		struct pollfd pfd[3] = {
-			{.fd = pout[0], .events = POLLIN},
-			{.fd = perr[0], .events = POLLIN},
-			{.fd = pin[1], .events = POLLOUT},
+		    {.fd = pout[0], .events = POLLIN},
+		    {.fd = perr[0], .events = POLLIN},
+		    {.fd = pin[1], .events = POLLOUT},
 		};
 		/* Short waits: the child's exit is noticed by waitpid, not by a signal. */
 		int n = poll(pfd, 3, 20);
@@ -224,7 +224,8 @@ int sbx_test_run(char *const argv[], char *const envp[], const void *in, size_t 
 			if (pfd[2].revents & (POLLERR | POLLHUP)) {
 				close_pair(pin);
 			} else {
-				ssize_t w = write(pin[1], (const char *)in + in_off, in_len - in_off);
+				ssize_t w =
+				    write(pin[1], (const char *)in + in_off, in_len - in_off);
 				if (w > 0)
 					in_off += (size_t)w;
 				else if (w < 0 && errno != EAGAIN && errno != EINTR)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
 #include <sys/types.h>
 
 #ifndef SBX_BUILD_DIR
@@ -17,13 +18,13 @@
 
 /* What a finished (or killed) command left behind. */
 struct sbx_test_run {
-	int status;      /* raw wait status; -1 when the command could not be started */
-	int code;        /* exit code, or -1 when it did not exit normally */
-	int signal;      /* terminating signal, or 0 */
-	bool timed_out;  /* the timeout fired and the harness sent SIGKILL */
-	char *out;       /* all of stdout, NUL-terminated (never NULL after a run) */
+	int status;	/* raw wait status; -1 when the command could not be started */
+	int code;	/* exit code, or -1 when it did not exit normally */
+	int signal;	/* terminating signal, or 0 */
+	bool timed_out; /* the timeout fired and the harness sent SIGKILL */
+	char *out;	/* all of stdout, NUL-terminated (never NULL after a run) */
 	size_t out_len;
-	char *err;       /* all of stderr, NUL-terminated (never NULL after a run) */
+	char *err; /* all of stderr, NUL-terminated (never NULL after a run) */
 	size_t err_len;
 	double elapsed_ms;
 };
@@ -39,7 +40,7 @@ int sbx_test_run(char *const argv[], char *const envp[], const void *in, size_t 
 
 /* NULL-terminated argv convenience: sbx_test_runv(&r, 5000, "/bin/echo", "hi", NULL). */
 int sbx_test_runv(struct sbx_test_run *ret, int timeout_ms, const char *arg0, ...)
-	__attribute__((sentinel));
+    __attribute__((sentinel));
 
 /* Frees what a run captured and resets ret; safe to call twice. */
 void sbx_test_run_done(struct sbx_test_run *ret);
