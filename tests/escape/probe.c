@@ -372,9 +372,8 @@ static unsigned long long hexval(const char *s)
 /* Names that only a host (or a container runtime) would run; kernel threads are never visible
  * from a child pid namespace. */
 static const char *const host_comms[] = {
-    "kthreadd", "systemd",   "sshd",	    "init",	"containerd", "dockerd",   "cron",
-    "rsyslogd", "agetty",    "dbus-daemon", "journald", "udevd",      "ksoftirqd", "kworker",
-    "rcu_",	"migration", "sbxd",	    "bash",	"login",
+    "kthreadd", "ksoftirqd", "kworker",	 "rcu_",   "migration",	  "systemd", "sshd", "containerd",
+    "dockerd",	"cron",	     "rsyslogd", "agetty", "dbus-daemon", "udevd",   "sbxd",
 };
 
 static int a_pid_ns(int argc, char **argv)
@@ -393,6 +392,10 @@ static int a_pid_ns(int argc, char **argv)
 			*next = '\0';
 		const char *comm = strchr(p, '=');
 		comm = comm ? comm + 1 : p;
+		if (strncmp(p, "1=", 2) == 0) { /* the namespace's own init, whatever its name */
+			p = next ? next + 1 : p + strlen(p);
+			continue;
+		}
 		for (size_t i = 0; i < sizeof(host_comms) / sizeof(host_comms[0]); i++)
 			if (strncmp(comm, host_comms[i], strlen(host_comms[i])) == 0) {
 				esc("host process visible: %s", p);
@@ -1526,8 +1529,9 @@ static int a_proc_kernel(int argc, char **argv)
 	char buf[4096];
 
 	(void)argc, (void)argv;
-	if (open_read("/proc/kcore", O_RDONLY, false) >= 0)
-		esc("opened /proc/kcore");
+	/* Masking binds /dev/null over it: only real data counts. */
+	if (open_read("/proc/kcore", O_RDONLY, true) == 1)
+		esc("read /proc/kcore");
 	if (read_file("/proc/kallsyms", buf, sizeof(buf)) > 0) {
 		for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n"))
 			if (strtoull(l, NULL, 16) != 0) {
