@@ -2,8 +2,8 @@
 #
 # sbx build. Plain GNU make, out of tree (B ?= build).
 #
-# Layering: each of common/ policy/ sandbox/ keys/ is a static library, linked in the order
-# keys sandbox policy common, so a call from a lower folder into a higher one fails to link.
+# Layering: each of common/ policy/ sandbox/ keys/ supervisor/ is a static library, linked in
+# the order supervisor keys sandbox policy common, so a call from a lower folder into a higher one fails to link.
 # cli/ and supervisor/ are programs on top. Mandatory flags live in SBX_*: a command-line
 # CFLAGS= only adds optimisation/debug flags, it cannot drop -Werror or the hardening.
 
@@ -31,7 +31,7 @@ LDLIBS_ALL  = $(shell pkg-config --libs $(PKGS)) -lcrypto
 SAN      ?=
 VERSION  := 0.1.0
 
-LIBDIRS  = keys sandbox policy common
+LIBDIRS  = supervisor keys sandbox policy common
 lib_srcs = $(filter-out %/main.c,$(wildcard $(1)/*.c))
 lib_objs = $(patsubst %.c,$(B)/%.o,$(call lib_srcs,$(1)))
 LIBS     = $(foreach d,$(LIBDIRS),$(B)/lib$(d).a)
@@ -82,7 +82,7 @@ $(B)/libpolicy.a: $(B)/gen/embedded.o
 $(B)/sbxctl: $(patsubst %.c,$(B)/%.o,$(CLI_SRCS)) $(LIBS)
 	$(CC) $(SBX_CFLAGS) $(CFLAGS) $(SAN) $(SBX_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(B)/sbxd: $(patsubst %.c,$(B)/%.o,$(SUP_SRCS)) $(LIBS)
+$(B)/sbxd: $(B)/supervisor/main.o $(LIBS)
 	$(CC) $(SBX_CFLAGS) $(CFLAGS) $(SAN) $(SBX_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # Tests. A unit test binary test-<name> links the library of the folder that holds
@@ -90,6 +90,7 @@ $(B)/sbxd: $(patsubst %.c,$(B)/%.o,$(SUP_SRCS)) $(LIBS)
 TEST_CFLAGS = $(filter-out -Wmissing-prototypes,$(SBX_CFLAGS)) $(shell pkg-config --cflags $(TEST_PKGS)) \
   -DSBX_BUILD_DIR=\"$(abspath $(B))\" -DSBX_SOURCE_DIR=\"$(abspath .)\"
 TEST_LDLIBS = $(shell pkg-config --libs $(TEST_PKGS)) $(LDLIBS_ALL)
+libs_below_supervisor = supervisor keys sandbox policy common
 libs_below_keys    = keys common
 libs_below_sandbox = sandbox policy common
 libs_below_policy  = policy common

@@ -377,7 +377,8 @@ struct sbx_cgroup *sbx_cgroup_destroy(struct sbx_cgroup *cg)
 	return NULL;
 }
 
-/* Removes "exec-PID" groups whose sbxctl died (SIGKILL gives it no chance to clean up). */
+/* Removes "exec-PID" and "sbxd-PID-N" groups whose sbxctl or sbxd died (SIGKILL gives it no
+ * chance to clean up). */
 static void prune_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -389,10 +390,10 @@ static void prune_dir(const char *dir)
 	while ((de = readdir(d))) {
 		char *end;
 		long pid;
-		if (strncmp(de->d_name, "exec-", 5) != 0)
+		if (strncmp(de->d_name, "exec-", 5) != 0 && strncmp(de->d_name, "sbxd-", 5) != 0)
 			continue;
 		pid = strtol(de->d_name + 5, &end, 10);
-		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		if ((*end && *end != '-') || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
 		if (fmt(path, sizeof(path), "%s/%s", dir, de->d_name) == 0)
 			(void)rmdir(path); /* EBUSY while anything still runs in it */

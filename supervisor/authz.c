@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+#include "supervisor/authz.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/fd-util.h"
+#include "common/macro.h"
+
+/* Supplementary groups of a pid, from /proc (the peer cannot change them under us without
+ * exec'ing, and the snapshot is taken at accept). */
+static void read_groups(struct sbx_peer *p)
+{
+	_cleanup_free_ char *status = NULL;
+	char path[64];
+	const char *g;
+
+	p->n_groups = 0;
+	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)p->pid);
+	if (sbx_fd_read_file(path, 65536, &status, NULL) < 0)
+		return;
+	g = strstr(status, "\nGroups:");
+	if (!g)
+		return;
+	for (g += 8; *g && *g != '\n' && p->n_groups < (int)ARRAY_SIZE(p->groups);) {
+		char *end;
+		unsigned long v = strtoul(g, &end, 10);
+		if (end == g) {
+			g++;
+			continue;
+		}
+		p->groups[p->n_groups++] = (gid_t)v;
+		g = end;
+	}
+}
+
+int sbx_authz_peer(int fd, struct sbx_peer *ret)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	memset(ret, 0, sizeof(*ret));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	ret->uid = cred.uid;
+	ret->gid = cred.gid;
+	ret->pid = cred.pid;
+	read_groups(ret);
+	return 0;
+}
+
+static bool in_group(const struct sbx_peer *p, gid_t gid)
+{
+	if (p->gid == gid)
+		return true;
+	for (int i = 0; i < p->n_groups; i++)
+		if (p->groups[i] == gid)
+			return true;
+	return false;
+}
+
+static bool rule_matches(const struct sbx_client_rule *r, const struct sbx_peer *p)
+{
+	for (size_t i = 0; i < r->n_uids; i++)
+		if (r->uids[i] == p->uid)
+			return true;
+	for (size_t i = 0; i < r->n_gids; i++)
+		if (in_group(p, r->gids[i]))
+			return true;
+	return false;
+}
+
+unsigned sbx_authz_ops(const struct sbx_config *cfg, const struct sbx_peer *peer)
+{
+	unsigned ops = 0;
+
+	if (peer->uid == 0)
+		return ~0U;
+	for (size_t i = 0; i < cfg->n_clients; i++)
+		if (rule_matches(&cfg->clients[i], peer))
+			ops |= cfg->clients[i].ops;
+	/* stats are for administrators only (DESIGN.md). */
+	return ops & ~(1U << SBX_OP_STATS);
+}
+
+bool sbx_authz_policy(const struct sbx_config *cfg, const struct sbx_peer *peer,
+		      const char *policy, const uid_t *p_uids, size_t n_uids, char *const *p_groups,
+		      size_t n_groups)
+{
+	bool by_rule = false, by_policy = false;
+
+	if (peer->uid == 0)
+		return true;
+	for (size_t i = 0; i < cfg->n_clients && !by_rule; i++) {
+		const struct sbx_client_rule *r = &cfg->clients[i];
+		if (!rule_matches(r, peer) || !(r->ops & (1U << SBX_OP_RUN)))
+			continue;
+		if (!r->policies)
+			by_rule = true;
+		for (size_t j = 0; j < r->n_policies && !by_rule; j++)
+			by_rule = strcmp(r->policies[j], policy) == 0;
+	}
+	if (!by_rule)
+		return false;
+	/* The policy's own "clients" narrows further when it names anyone. */
+	if (n_uids == 0 && n_groups == 0)
+		return true;
+	for (size_t i = 0; i < n_uids && !by_policy; i++)
+		by_policy = p_uids[i] == peer->uid;
+	for (size_t i = 0; i < n_groups && !by_policy; i++) {
+		struct group *g = getgrnam(p_groups[i]);
+		by_policy = g && in_group(peer, g->gr_gid);
+	}
+	return by_policy;
+}

@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The socket side of sbxd: the listener, one struct sbx_conn per client, JSON-lines framing
+ * and bounded buffers. A client can only ever cost its own bounded memory:
+ *   - reads go straight into one max_frame buffer per connection; a longer line is answered
+ *     with `too_large` and skipped up to its newline without being stored;
+ *   - replies and events queue in libuv up to `write_buffer` bytes; beyond that the
+ *     connection stops being read and its tasks' pipes are paused, so a client that does not
+ *     read slows only its own sandboxes;
+ *   - idle connections without tasks are closed after `idle_timeout`.
+ * Consumed request bytes are wiped: `seal` lines carry secret values.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "supervisor/sbxd.h"
+
+struct wreq {
+	uv_write_t req;
+	struct sbx_conn *conn;
+	size_t len;
+	char *line;
+};
+
+static void read_start(struct sbx_conn *c);
+
+static void conn_free(struct sbx_conn *c)
+{
+	struct sbx_server *srv = c->srv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->n_conns--;
+	if (c->rbuf) {
+		explicit_bzero(c->rbuf, srv->cfg->max_frame + 1);
+		free(c->rbuf);
+	}
+	free(c);
+}
+
+void sbx_conn_ref(struct sbx_conn *c)
+{
+	c->refs++;
+}
+
+void sbx_conn_unref(struct sbx_conn *c)
+{
+	if (c && --c->refs == 0)
+		conn_free(c);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	sbx_conn_unref(h->data);
+}
+
+static void conn_close(struct sbx_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	sbx_tasks_conn_closed(c);
+	uv_close((uv_handle_t *)&c->pipe, on_handle_closed);
+	uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct sbx_conn *c = w->conn;
+	const size_t low = c->srv->cfg->write_buffer / 4;
+
+	c->wqueued -= w->len;
+	free(w->line);
+	free(w);
+	if (status < 0 && !c->closing)
+		conn_close(c);
+	if (c->throttled && c->wqueued <= low && !c->closing) {
+		c->throttled = false;
+		sbx_tasks_throttle(c, false);
+		read_start(c);
+	}
+	sbx_conn_unref(c);
+}
+
+void sbx_conn_send(struct sbx_conn *c, char *line)
+{
+	struct wreq *w;
+	uv_buf_t buf;
+
+	if (!line)
+		return;
+	if (c->closing || !(w = calloc(1, sizeof(*w)))) {
+		free(line);
+		return;
+	}
+	w->conn = c;
+	w->line = line;
+	w->len = strlen(line);
+	buf = uv_buf_init(line, (unsigned)w->len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, on_written) < 0) {
+		free(line);
+		free(w);
+		conn_close(c);
+		return;
+	}
+	sbx_conn_ref(c);
+	c->wqueued += w->len;
+	if (!c->throttled && c->wqueued > c->srv->cfg->write_buffer) {
+		c->throttled = true;
+		sbx_tasks_throttle(c, true);
+		(void)uv_read_stop((uv_stream_t *)&c->pipe);
+	}
+}
+
+void sbx_conn_send_error(struct sbx_conn *c, const char *id, enum sbx_error code, const char *fmt,
+			 ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if ((unsigned)code < sizeof(c->srv->stats.by_code) / sizeof(c->srv->stats.by_code[0]))
+		c->srv->stats.by_code[code]++;
+	sbx_conn_send(c, sbx_protocol_error_line(id, code, msg, NULL));
+}
+
+static void reply_hello(struct sbx_conn *c, const struct sbx_request *req)
+{
+	json_t *ops = json_array();
+
+	for (int i = 0; i < _SBX_OP_MAX; i++)
+		if (c->ops & (1U << i))
+			(void)json_array_append_new(ops, json_string(sbx_op_name((enum sbx_op)i)));
+	sbx_conn_send(c, sbx_protocol_ok_line(
+				 req->id, json_pack("{s:s, s:i, s:{s:i, s:i, s:i}, s:o}", "version",
+						    SBX_VERSION, "protocol", SBX_PROTOCOL_VERSION,
+						    "peer", "uid", (int)c->peer.uid, "gid",
+						    (int)c->peer.gid, "pid", (int)c->peer.pid, "ops",
+						    ops)));
+}
+
+static void reply_stats(struct sbx_conn *c, const struct sbx_request *req)
+{
+	const struct sbx_stats *s = &c->srv->stats;
+	json_t *codes = json_object();
+
+	for (int i = 1; i < _SBX_E_MAX; i++)
+		if (s->by_code[i])
+			(void)json_object_set_new(codes, sbx_error_name((enum sbx_error)i),
+						  json_integer((json_int_t)s->by_code[i]));
+	sbx_conn_send(c, sbx_protocol_ok_line(
+				 req->id,
+				 json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:o}",
+					   "connections", (json_int_t)s->connections, "requests",
+					   (json_int_t)s->requests, "tasks_run",
+					   (json_int_t)s->tasks_run, "tasks_failed",
+					   (json_int_t)s->tasks_failed, "tasks_denied",
+					   (json_int_t)s->tasks_denied, "running",
+					   (int)c->srv->n_running, "queued", (int)c->srv->n_queued,
+					   "clients", (int)c->srv->n_conns, "errors", codes)));
+}
+
+static void handle_line(struct sbx_conn *c, char *line, size_t len)
+{
+	struct sbx_request req;
+	struct sbx_proto_error err = {0};
+
+	c->srv->stats.requests++;
+	if (sbx_protocol_parse(line, len, &req, &err) < 0) {
+		sbx_conn_send_error(c, req.has_id ? req.id : NULL, err.code, "%s", err.message);
+		sbx_request_done(&req);
+		return;
+	}
+	if (!(c->ops & (1U << req.op))) {
+		sbx_conn_send_error(c, req.id, SBX_E_UNAUTHORIZED, "uid %u may not use op '%s'",
+				    (unsigned)c->peer.uid, sbx_op_name(req.op));
+		sbx_request_done(&req);
+		return;
+	}
+	switch (req.op) {
+	case SBX_OP_HELLO:
+		reply_hello(c, &req);
+		break;
+	case SBX_OP_STATS:
+		reply_stats(c, &req);
+		break;
+	case SBX_OP_RUN:
+		sbx_tasks_run(c, &req);
+		break;
+	case SBX_OP_CANCEL:
+		sbx_tasks_cancel(c, &req);
+		break;
+	case SBX_OP_LIST:
+		sbx_tasks_list(c, &req);
+		break;
+	case SBX_OP_SEAL:
+		sbx_keys_seal(c, &req);
+		break;
+	case SBX_OP_REWRAP:
+		sbx_keys_rewrap(c, &req);
+		break;
+	case _SBX_OP_MAX:
+		break;
+	}
+	sbx_request_done(&req);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct sbx_conn *c = h->data;
+	const size_t cap = c->srv->cfg->max_frame + 1;
+
+	(void)suggested;
+	*buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(cap - c->rlen));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct sbx_conn *c = s->data;
+	const size_t cap = c->srv->cfg->max_frame + 1;
+	size_t start = 0, scan;
+
+	(void)buf;
+	if (nread < 0) {
+		conn_close(c); /* EOF or error; a half line is dropped (and wiped) */
+		return;
+	}
+	(void)uv_timer_again(&c->idle);
+	scan = c->rlen;
+	c->rlen += (size_t)nread;
+	for (size_t i = scan; i < c->rlen && !c->closing; i++) {
+		if (c->rbuf[i] != '\n')
+			continue;
+		if (c->discarding)
+			c->discarding = false;
+		else
+			handle_line(c, c->rbuf + start, i - start);
+		start = i + 1;
+	}
+	if (c->closing)
+		return;
+	/* Wipe what was consumed, keep the partial line at the front. */
+	if (start > 0) {
+		memmove(c->rbuf, c->rbuf + start, c->rlen - start);
+		explicit_bzero(c->rbuf + (c->rlen - start), start);
+		c->rlen -= start;
+	}
+	if (c->rlen == cap) {
+		if (!c->discarding)
+			sbx_conn_send_error(c, NULL, SBX_E_TOO_LARGE,
+					    "line longer than max_frame (%llu bytes)",
+					    (unsigned long long)c->srv->cfg->max_frame);
+		c->discarding = true;
+		explicit_bzero(c->rbuf, cap);
+		c->rlen = 0;
+	}
+}
+
+static void read_start(struct sbx_conn *c)
+{
+	if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) < 0)
+		conn_close(c);
+}
+
+static void on_idle(uv_timer_t *t)
+{
+	struct sbx_conn *c = t->data;
+
+	if (c->n_tasks == 0)
+		conn_close(c);
+}
+
+/* A refused peer gets one error line (best effort, non-blocking) and is closed. */
+static void refuse(struct sbx_conn *c, const char *line)
+{
+	int fd;
+
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0)
+		(void)!send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+	free(c->rbuf);
+	c->rbuf = NULL;
+	uv_close((uv_handle_t *)&c->pipe, (uv_close_cb)free);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+	struct sbx_server *srv = l->data;
+	struct sbx_conn *c;
+	int fd;
+
+	if (status < 0)
+		return;
+	/* The handle is the first member: closing it frees the whole struct on refusal. */
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	if (uv_pipe_init(srv->loop, &c->pipe, 0) < 0) {
+		free(c);
+		return;
+	}
+	c->pipe.data = c;
+	if (uv_accept(l, (uv_stream_t *)&c->pipe) < 0) {
+		uv_close((uv_handle_t *)&c->pipe, (uv_close_cb)free);
+		return;
+	}
+	if (srv->draining || srv->n_conns >= srv->cfg->max_connections) {
+		refuse(c, "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"busy\",\"message\":"
+			  "\"too many connections\"}}\n");
+		return;
+	}
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 || sbx_authz_peer(fd, &c->peer) < 0) {
+		refuse(c, "");
+		return;
+	}
+	c->srv = srv;
+	c->ops = sbx_authz_ops(srv->cfg, &c->peer);
+	if (!c->ops) {
+		log_notice("refused connection of uid %u pid %d: no client rule names it",
+			   (unsigned)c->peer.uid, (int)c->peer.pid);
+		refuse(c, "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"unauthorized\","
+			  "\"message\":\"this uid may not use sbxd\"}}\n");
+		return;
+	}
+	c->rbuf = malloc(srv->cfg->max_frame + 1);
+	if (!c->rbuf) {
+		refuse(c, "");
+		return;
+	}
+	srv->stats.connections++;
+	c->refs = 2; /* the pipe and the idle timer */
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->n_conns++;
+	(void)uv_timer_init(srv->loop, &c->idle);
+	c->idle.data = c;
+	(void)uv_timer_start(&c->idle, on_idle, srv->cfg->idle_timeout_ms, srv->cfg->idle_timeout_ms);
+	read_start(c);
+}
+
+int sbx_server_listen(struct sbx_server *srv, int inherited_fd)
+{
+	const struct sbx_config *cfg = srv->cfg;
+	struct stat st;
+	mode_t old;
+	int r;
+
+	r = uv_pipe_init(srv->loop, &srv->listener, 0);
+	if (r < 0)
+		return r;
+	srv->listener.data = srv;
+	if (inherited_fd >= 0) {
+		r = uv_pipe_open(&srv->listener, inherited_fd);
+		if (r < 0)
+			return log_error_errno(r, "using the socket passed by systemd (fd %d)",
+					       inherited_fd);
+	} else {
+		if (lstat(cfg->socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
+			(void)unlink(cfg->socket_path);
+		old = umask(0077);
+		r = uv_pipe_bind(&srv->listener, cfg->socket_path);
+		umask(old);
+		if (r < 0)
+			return log_error_errno(r, "binding '%s'", cfg->socket_path);
+		if (chmod(cfg->socket_path, cfg->socket_mode) < 0 ||
+		    ((cfg->socket_uid != (uid_t)-1 || cfg->socket_gid != (gid_t)-1) &&
+		     chown(cfg->socket_path, cfg->socket_uid, cfg->socket_gid) < 0))
+			return log_error_errno(-errno, "setting owner and mode of '%s'",
+					       cfg->socket_path);
+	}
+	r = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+	if (r < 0)
+		return log_error_errno(r, "listening on '%s'", cfg->socket_path);
+	srv->listening = true;
+	return 0;
+}
+
+void sbx_server_stop_listening(struct sbx_server *srv)
+{
+	if (!srv->listening)
+		return;
+	srv->listening = false;
+	uv_close((uv_handle_t *)&srv->listener, NULL);
+}
+
+void sbx_server_close_all(struct sbx_server *srv)
+{
+	for (struct sbx_conn *c = srv->conns, *n; c; c = n) {
+		n = c->next;
+		conn_close(c);
+	}
+}

@@ -1,0 +1,778 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Task lifecycle on the loop: check a `run` request, open its sealed secrets, start the
+ * sandbox (or queue it), stream its output, enforce its timeout, and report its end once.
+ *
+ *   run -> [queued] -> started (payload exec'd) -> output... -> exit
+ *
+ * Secrets: the blob is opened just before the spawn; the "NAME=value" strings are in locked
+ * memory the child inherits (the only such memory), and are freed as soon as the spawn
+ * returns, so no later clone ever carries them. Redaction keeps its own copy in
+ * WIPEONFORK memory until the task ends. A queued task's blob is opened once at request time
+ * to report errors early, and again when it starts.
+ *
+ * Handles per task: stdout and stderr pipes, optional stdin pipe, a poll on the sandbox's
+ * pidfd and one on its report pipe, and the timeout timer. The task is freed when all of
+ * them are closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/base64.h"
+#include "common/log.h"
+#include "keys/redact.h"
+#include "keys/sealed.h"
+#include "sandbox/sandbox.h"
+#include "supervisor/sbxd.h"
+
+#define READ_CHUNK 65536
+
+enum state { QUEUED, RUNNING, ENDED };
+
+struct stream {
+	uv_pipe_t pipe;
+	struct sbx_task *task;
+	const char *name;
+	bool open;
+	bool eof;
+	uint64_t bytes;
+	bool truncated;
+	struct sbx_redactor *red;
+	char buf[READ_CHUNK];
+};
+
+struct sbx_task {
+	struct sbx_task *next, *prev;
+	struct sbx_server *srv;
+	struct sbx_conn *conn;
+	char id[48];
+	char req_id[SBX_ID_MAX + 1];
+	enum state state;
+	struct sbx_policy_entry *pe;
+	char **argv;
+	char **env; /* "NAME=value" of the request (not secret) */
+	size_t n_env;
+	char *sealed, *context, *cwd;
+	unsigned char *stdin_data;
+	size_t stdin_len;
+	uint64_t timeout_ms;
+	struct sbx_sandbox *sb;
+	struct stream out, err;
+	uv_pipe_t in;
+	bool in_open;
+	uv_poll_t pidpoll, reppoll;
+	bool polls_open;
+	uv_timer_t timer;
+	bool timer_open;
+	unsigned handles;
+	bool reaped;
+	bool started_sent;
+	const char *reason; /* set by timeout, cancel, disconnect, shutdown */
+	struct sbx_sandbox_result res;
+	uint64_t t_start;
+};
+
+static const char *const base_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp",
+				       "USER=sbx", "LOGNAME=sbx", "LANG=C.UTF-8"};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void start_next(struct sbx_server *srv);
+
+static void task_unlink(struct sbx_task *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else if (t->srv->tasks == t)
+		t->srv->tasks = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
+}
+
+static void task_free(struct sbx_task *t)
+{
+	for (char **a = t->argv; a && *a; a++)
+		free(*a);
+	free(t->argv);
+	for (size_t i = 0; i < t->n_env; i++)
+		free(t->env[i]);
+	free(t->env);
+	free(t->sealed);
+	free(t->context);
+	free(t->cwd);
+	if (t->stdin_data) {
+		explicit_bzero(t->stdin_data, t->stdin_len);
+		free(t->stdin_data);
+	}
+	t->out.red = sbx_redact_free(t->out.red);
+	t->err.red = sbx_redact_free(t->err.red);
+	explicit_bzero(t->out.buf, sizeof(t->out.buf));
+	explicit_bzero(t->err.buf, sizeof(t->err.buf));
+	t->sb = sbx_sandbox_free(t->sb);
+	sbx_policy_entry_unref(t->pe);
+	if (t->conn) {
+		t->conn->n_tasks--;
+		sbx_conn_unref(t->conn);
+	}
+	free(t);
+}
+
+static void on_task_handle_closed(uv_handle_t *h)
+{
+	struct sbx_task *t = h->data;
+
+	if (--t->handles == 0)
+		task_free(t);
+}
+
+static void close_handle(struct sbx_task *t, uv_handle_t *h, bool *open)
+{
+	if (!*open)
+		return;
+	*open = false;
+	h->data = t;
+	t->handles++;
+	uv_close(h, on_task_handle_closed);
+}
+
+/* Ends the task for good: closes every handle; freed in the last close callback. */
+static void task_finish(struct sbx_task *t)
+{
+	struct sbx_server *srv = t->srv;
+	bool polls = t->polls_open;
+
+	if (t->state == RUNNING)
+		srv->n_running--;
+	else if (t->state == QUEUED)
+		srv->n_queued--;
+	t->state = ENDED;
+	task_unlink(t);
+	t->handles++; /* hold the task while closing */
+	close_handle(t, (uv_handle_t *)&t->out.pipe, &t->out.open);
+	close_handle(t, (uv_handle_t *)&t->err.pipe, &t->err.open);
+	close_handle(t, (uv_handle_t *)&t->in, &t->in_open);
+	close_handle(t, (uv_handle_t *)&t->timer, &t->timer_open);
+	close_handle(t, (uv_handle_t *)&t->pidpoll, &polls);
+	polls = t->polls_open;
+	close_handle(t, (uv_handle_t *)&t->reppoll, &polls);
+	t->polls_open = false;
+	on_task_handle_closed((uv_handle_t *)&t->timer); /* drop the hold */
+	start_next(srv);
+	if (srv->draining && !srv->tasks)
+		uv_stop(srv->loop);
+}
+
+static bool conn_ok(const struct sbx_task *t)
+{
+	return t->conn && !t->conn->closing;
+}
+
+static void send_event(struct sbx_task *t, const char *event, json_t *fields)
+{
+	if (!conn_ok(t)) {
+		json_decref(fields);
+		return;
+	}
+	(void)json_object_set_new(fields, "task", json_string(t->id));
+	sbx_conn_send(t->conn, sbx_protocol_event_line(t->req_id, event, fields));
+}
+
+static void send_output(struct sbx_task *t, struct stream *s, const char *data, size_t len)
+{
+	char *b64;
+
+	if (len == 0 || !conn_ok(t))
+		return;
+	b64 = malloc(sbx_base64_len(len) + 1);
+	if (!b64)
+		return;
+	sbx_base64_encode(data, len, b64);
+	send_event(t, "output", json_pack("{s:s, s:s}", "stream", s->name, "data", b64));
+	free(b64);
+}
+
+/* Redacts (when the policy says so) and forwards a chunk; eof flushes the redactor. */
+static void forward(struct sbx_task *t, struct stream *s, const char *data, size_t len, bool eof)
+{
+	const uint64_t cap = t->pe->policy->output_max ? t->pe->policy->output_max
+						       : t->srv->cfg->output_max;
+	char *out = NULL;
+	size_t out_len = 0;
+
+	if (s->red) {
+		if (sbx_redact_feed(s->red, data, len, eof, &out, &out_len) < 0) {
+			free(out);
+			return;
+		}
+		data = out;
+		len = out_len;
+	}
+	if (s->bytes + len > cap) {
+		s->truncated = true;
+		len = s->bytes < cap ? (size_t)(cap - s->bytes) : 0;
+	}
+	s->bytes += len;
+	send_output(t, s, data, len);
+	free(out);
+}
+
+static void send_exit(struct sbx_task *t)
+{
+	const struct sbx_sandbox_result *r = &t->res;
+	const char *reason = t->reason;
+	json_t *f;
+
+	if (!reason)
+		reason = r->oom ? "oom" : r->end == SBX_END_EXITED ? "exited" : "signaled";
+	f = json_pack("{s:o, s:o, s:s, s:I, s:I, s:I}", "code",
+		      r->end == SBX_END_EXITED ? json_integer(r->code) : json_null(), "signal",
+		      r->end == SBX_END_SIGNALED ? json_integer(r->signal) : json_null(), "reason",
+		      reason, "duration_ms", (json_int_t)(now_ms() - t->t_start), "cpu_ms",
+		      (json_int_t)r->cpu_ms, "max_rss_kb", (json_int_t)r->max_rss_kb);
+	if (t->out.truncated || t->err.truncated)
+		(void)json_object_set_new(f, "output_truncated", json_true());
+	send_event(t, "exit", f);
+}
+
+/* Called when the sandbox is reaped and both pipes are at EOF. */
+static void maybe_done(struct sbx_task *t)
+{
+	if (!t->reaped || (t->out.open && !t->out.eof) || (t->err.open && !t->err.eof))
+		return;
+	if (t->res.end == SBX_END_SETUP_FAILED) {
+		char msg[512];
+		t->srv->stats.tasks_failed++;
+		if (conn_ok(t))
+			sbx_conn_send(t->conn,
+				      sbx_protocol_error_line(
+					      t->req_id, SBX_E_SANDBOX_SETUP_FAILED,
+					      sbx_sandbox_strerror(&t->res.error, msg, sizeof(msg)),
+					      json_pack("{s:s, s:i, s:s}", "step", t->res.error.step,
+							"errno", t->res.error.err, "task", t->id)));
+	} else {
+		send_exit(t);
+	}
+	task_finish(t);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct stream *s = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(s->buf, sizeof(s->buf));
+}
+
+static void on_output(uv_stream_t *p, ssize_t nread, const uv_buf_t *buf)
+{
+	struct stream *s = p->data;
+	struct sbx_task *t = s->task;
+
+	if (nread > 0) {
+		forward(t, s, buf->base, (size_t)nread, false);
+		explicit_bzero(buf->base, (size_t)nread); /* may have held a secret */
+		return;
+	}
+	if (nread == 0)
+		return;
+	s->eof = true;
+	(void)uv_read_stop(p);
+	forward(t, s, "", 0, true);
+	maybe_done(t);
+}
+
+static void on_reap(uv_poll_t *h, int status, int events)
+{
+	struct sbx_task *t = h->data;
+
+	(void)status;
+	(void)events;
+	if (sbx_sandbox_reap(t->sb, false, &t->res) < 0)
+		return;
+	t->reaped = true;
+	(void)uv_poll_stop(&t->pidpoll);
+	(void)uv_poll_stop(&t->reppoll);
+	if (t->timer_open)
+		(void)uv_timer_stop(&t->timer);
+	maybe_done(t);
+}
+
+static void on_report(uv_poll_t *h, int status, int events)
+{
+	struct sbx_task *t = h->data;
+	int r;
+
+	(void)status;
+	r = sbx_sandbox_read_report(t->sb);
+	if (r == 1 && !t->started_sent) {
+		t->started_sent = true;
+		send_event(t, "started",
+			   json_pack("{s:i, s:i}", "pid", (int)sbx_sandbox_pid(t->sb), "uid",
+				     (int)sbx_sandbox_uid(t->sb)));
+	}
+	if (r < 0 || (events & UV_DISCONNECT))
+		(void)uv_poll_stop(h);
+}
+
+static void kill_task(struct sbx_task *t, const char *reason)
+{
+	if (!t->reason)
+		t->reason = reason;
+	if (t->state == QUEUED) {
+		t->res.end = SBX_END_SIGNALED;
+		t->res.signal = 9;
+		send_exit(t);
+		task_finish(t);
+		return;
+	}
+	if (t->sb && !t->reaped)
+		(void)sbx_sandbox_kill(t->sb);
+}
+
+static void on_timeout(uv_timer_t *h)
+{
+	kill_task(h->data, "timeout");
+}
+
+static bool accept_secret(const char *name, void *userdata)
+{
+	return sbx_policy_accepts_secret(userdata, name);
+}
+
+/* Opens the task's blob; on failure sends the error reply and returns < 0. */
+static int open_secrets(struct sbx_conn *c, const char *req_id, struct sbx_policy *p,
+			const char *sealed, const char *context, struct sbx_secret_set **ret)
+{
+	static const char *const what[_SBX_E_MAX] = {
+		[SBX_E_SEALED_MALFORMED] = "the sealed blob is malformed",
+		[SBX_E_KEY_UNKNOWN] = "the blob's key is not in the keyring",
+		[SBX_E_KEY_RETIRED] = "the blob's key is retired: rewrap it under the primary key",
+		[SBX_E_DECRYPT_FAILED] = "the blob does not open under this context",
+		[SBX_E_SECRET_NOT_ALLOWED] = "the blob holds a secret name the policy does not accept",
+	};
+	enum sbx_error code;
+	int r;
+
+	*ret = NULL;
+	if (!sealed)
+		return 0;
+	r = sbx_sealed_open(c->srv->keyring, sealed, context, accept_secret, p, ret);
+	if (r >= 0)
+		return 0;
+	code = sbx_sealed_error(r);
+	c->srv->stats.tasks_denied++;
+	sbx_conn_send_error(c, req_id, code, "%s (policy '%s')",
+			    what[code] ? what[code] : "the sealed blob could not be opened",
+			    p->name);
+	return r;
+}
+
+static void on_stdin_written(uv_write_t *w, int status)
+{
+	struct sbx_task *t = w->data;
+
+	free(w);
+	if (status != UV_ECANCELED)
+		close_handle(t, (uv_handle_t *)&t->in, &t->in_open);
+}
+
+static int open_stream(struct sbx_task *t, struct stream *s, int fd, const char *name)
+{
+	s->task = t;
+	s->name = name;
+	if (uv_pipe_init(t->srv->loop, &s->pipe, 0) < 0)
+		return -ENOMEM;
+	s->pipe.data = s;
+	s->open = true;
+	if (uv_pipe_open(&s->pipe, fd) < 0) {
+		(void)close(fd);
+		return -EIO;
+	}
+	if (!t->conn->throttled)
+		(void)uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_output);
+	return 0;
+}
+
+static char **build_envp(struct sbx_task *t, struct sbx_secret_set *set)
+{
+	char *const *senv = NULL;
+	size_t n = 0, ns = set ? sbx_secret_set_count(set) : 0;
+	char **envp;
+
+	if (set && sbx_secret_set_envp(set, &senv) < 0)
+		return NULL;
+	envp = calloc(ARRAY_SIZE(base_env) + t->n_env + ns + 1, sizeof(char *));
+	if (!envp)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(base_env); i++) {
+		size_t k = strcspn(base_env[i], "=") + 1;
+		bool replaced = false;
+		for (size_t j = 0; j < t->n_env; j++)
+			replaced |= strncmp(t->env[j], base_env[i], k) == 0;
+		if (!replaced)
+			envp[n++] = (char *)base_env[i];
+	}
+	for (size_t i = 0; i < t->n_env; i++)
+		envp[n++] = t->env[i];
+	for (size_t i = 0; i < ns; i++)
+		envp[n++] = senv[i];
+	return envp;
+}
+
+/* Spawns the sandbox; consumes set. On failure the error is sent and the task finished. */
+static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
+{
+	const struct sbx_config *cfg = t->srv->cfg;
+	struct sbx_policy *p = t->pe->policy;
+	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1};
+	struct sbx_sandbox_error err;
+	char **envp = build_envp(t, set);
+	char msg[512];
+	int r = -ENOMEM;
+
+	t->t_start = now_ms();
+	if (envp && pipe2(outp, O_CLOEXEC) == 0 && pipe2(errp, O_CLOEXEC) == 0 &&
+	    (!t->stdin_data || pipe2(inp, O_CLOEXEC) == 0)) {
+		const struct sbx_sandbox_params params = {
+			.policy = p,
+			.seccomp = t->pe->seccomp,
+			.argv = t->argv,
+			.envp = envp,
+			.cwd = t->cwd,
+			.stdio = {inp[0], outp[1], errp[1]},
+			.task_id = t->id,
+			.runtime_dir = cfg->runtime_dir,
+			.uid_base = cfg->uid_base,
+			.uid_count = cfg->uid_count,
+			.wipe_envp = true,
+		};
+		r = sbx_sandbox_spawn(&params, &t->sb, &err);
+	} else {
+		(void)snprintf(err.step, sizeof(err.step), "pipe");
+		err.err = errno;
+		err.detail[0] = '\0';
+	}
+	free(envp);
+	(void)safe_close(outp[1]);
+	(void)safe_close(errp[1]);
+	(void)safe_close(inp[0]);
+	if (r >= 0 && set && p->redact &&
+	    (sbx_redact_new(set, &t->out.red) < 0 || sbx_redact_new(set, &t->err.red) < 0))
+		r = -ENOMEM; /* never stream unredacted output */
+	set = sbx_secret_set_free(set); /* the child has its copy; no later clone gets one */
+	if (r < 0) {
+		(void)safe_close(outp[0]);
+		(void)safe_close(errp[0]);
+		(void)safe_close(inp[1]);
+		t->srv->stats.tasks_failed++;
+		sbx_conn_send(t->conn,
+			      sbx_protocol_error_line(
+				      t->req_id, SBX_E_SANDBOX_SETUP_FAILED,
+				      sbx_sandbox_strerror(&err, msg, sizeof(msg)),
+				      json_pack("{s:s, s:i, s:s}", "step", err.step, "errno",
+						err.err, "task", t->id)));
+		task_finish(t);
+		return;
+	}
+	(void)open_stream(t, &t->out, outp[0], "stdout");
+	(void)open_stream(t, &t->err, errp[0], "stderr");
+	if (t->stdin_data) {
+		uv_buf_t b = uv_buf_init((char *)t->stdin_data, (unsigned)t->stdin_len);
+		uv_write_t *w = calloc(1, sizeof(*w));
+		(void)uv_pipe_init(t->srv->loop, &t->in, 0);
+		t->in_open = true;
+		if (!w || uv_pipe_open(&t->in, inp[1]) < 0 ||
+		    uv_write(w, (uv_stream_t *)&t->in, &b, 1, on_stdin_written) < 0) {
+			free(w);
+			close_handle(t, (uv_handle_t *)&t->in, &t->in_open);
+		} else {
+			w->data = t;
+		}
+	}
+	(void)uv_poll_init(t->srv->loop, &t->pidpoll, sbx_sandbox_pidfd(t->sb));
+	(void)uv_poll_init(t->srv->loop, &t->reppoll, sbx_sandbox_report_fd(t->sb));
+	t->pidpoll.data = t->reppoll.data = t;
+	t->polls_open = true;
+	(void)uv_poll_start(&t->pidpoll, UV_READABLE, on_reap);
+	(void)uv_poll_start(&t->reppoll, UV_READABLE | UV_DISCONNECT, on_report);
+	(void)uv_timer_init(t->srv->loop, &t->timer);
+	t->timer.data = t;
+	t->timer_open = true;
+	if (t->timeout_ms)
+		(void)uv_timer_start(&t->timer, on_timeout, t->timeout_ms, 0);
+}
+
+static void start_next(struct sbx_server *srv)
+{
+	for (struct sbx_task *t = srv->tasks, *n; t && srv->n_running < srv->cfg->max_tasks; t = n) {
+		struct sbx_secret_set *set = NULL;
+		n = t->next;
+		if (t->state != QUEUED)
+			continue;
+		srv->n_queued--;
+		srv->n_running++;
+		srv->stats.tasks_run++;
+		t->state = RUNNING;
+		if (t->conn->closing) {
+			task_finish(t);
+			continue;
+		}
+		if (open_secrets(t->conn, t->req_id, t->pe->policy, t->sealed, t->context, &set) < 0) {
+			task_finish(t);
+			continue;
+		}
+		start_task(t, set);
+	}
+}
+
+static bool valid_env_name(const char *s)
+{
+	if (!*s || strlen(s) > 128 || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+/* Every check that needs no resource; sends the error and returns false on refusal. */
+static bool check_run(struct sbx_conn *c, struct sbx_request *req, struct sbx_policy_entry **ret_pe,
+		      uint64_t *ret_timeout)
+{
+	struct sbx_server *srv = c->srv;
+	struct sbx_policy_entry *pe = sbx_policies_get(srv->policies, req->policy);
+	struct sbx_policy *p;
+	const char *k;
+	json_t *v;
+
+	if (srv->draining) {
+		sbx_conn_send_error(c, req->id, SBX_E_BUSY, "sbxd is shutting down");
+		return false;
+	}
+	if (!pe) {
+		sbx_conn_send_error(c, req->id, SBX_E_POLICY_UNKNOWN, "unknown policy '%.64s'",
+				    req->policy);
+		return false;
+	}
+	p = pe->policy;
+	if (!sbx_authz_policy(srv->cfg, &c->peer, p->name, p->uids, p->n_uids, p->groups,
+			      p->n_groups)) {
+		srv->stats.tasks_denied++;
+		sbx_conn_send_error(c, req->id, SBX_E_UNAUTHORIZED,
+				    "uid %u may not run tasks under policy '%s'",
+				    (unsigned)c->peer.uid, p->name);
+		return false;
+	}
+	json_object_foreach(req->env, k, v) {
+		if (!valid_env_name(k) || !sbx_policy_accepts_env(p, k)) {
+			sbx_conn_send_error(c, req->id, SBX_E_POLICY_VIOLATION,
+					    "policy '%s' does not let a request set env '%.64s'",
+					    p->name, k);
+			return false;
+		}
+	}
+	*ret_timeout = p->timeout_default_ms;
+	if (req->timeout_ms) {
+		uint64_t limit = p->timeout_default_ms ? p->timeout_default_ms : p->timeout_max_ms;
+		if (limit && req->timeout_ms > limit) {
+			sbx_conn_send_error(c, req->id, SBX_E_POLICY_VIOLATION,
+					    "timeout_ms %llu is above the limit of policy '%s' "
+					    "(%llu); a request may only lower it",
+					    (unsigned long long)req->timeout_ms, p->name,
+					    (unsigned long long)limit);
+			return false;
+		}
+		*ret_timeout = req->timeout_ms;
+	}
+	if (req->cwd && req->cwd[0] != '/') {
+		sbx_conn_send_error(c, req->id, SBX_E_BAD_REQUEST, "'cwd' must be an absolute path");
+		return false;
+	}
+	if (srv->n_running >= srv->cfg->max_tasks && srv->n_queued >= srv->cfg->max_queued) {
+		sbx_conn_send_error(c, req->id, SBX_E_BUSY,
+				    "%u tasks running and %u queued: at the limits", srv->n_running,
+				    srv->n_queued);
+		return false;
+	}
+	*ret_pe = pe;
+	return true;
+}
+
+static int copy_request(struct sbx_task *t, struct sbx_request *req)
+{
+	size_t n = json_array_size(req->argv), i;
+	const char *k;
+	json_t *v;
+
+	t->argv = calloc(n + 1, sizeof(char *));
+	t->env = calloc(json_object_size(req->env) + 1, sizeof(char *));
+	if (!t->argv || !t->env)
+		return -ENOMEM;
+	json_array_foreach(req->argv, i, v)
+		if (!(t->argv[i] = strdup(json_string_value(v))))
+			return -ENOMEM;
+	json_object_foreach(req->env, k, v)
+		if (asprintf(&t->env[t->n_env++], "%s=%s", k, json_string_value(v)) < 0)
+			return -ENOMEM;
+	if ((req->sealed && !(t->sealed = strdup(req->sealed))) ||
+	    (req->context && !(t->context = strdup(req->context))) ||
+	    (req->cwd && !(t->cwd = strdup(req->cwd))))
+		return -ENOMEM;
+	if (req->stdin_b64) {
+		size_t len = strlen(req->stdin_b64);
+		long k2;
+		t->stdin_data = malloc(len / 4 * 3 + 3);
+		if (!t->stdin_data)
+			return -ENOMEM;
+		k2 = sbx_base64_decode(req->stdin_b64, len, t->stdin_data);
+		if (k2 < 0)
+			return -EINVAL;
+		t->stdin_len = (size_t)k2;
+		if (k2 == 0) {
+			free(t->stdin_data);
+			t->stdin_data = NULL;
+		}
+	}
+	return 0;
+}
+
+void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
+{
+	struct sbx_server *srv = c->srv;
+	struct sbx_secret_set *set = NULL;
+	struct sbx_policy_entry *pe;
+	struct sbx_task *t, **tail;
+	uint64_t timeout;
+	bool now;
+	int r;
+
+	if (!check_run(c, req, &pe, &timeout))
+		return;
+	/* Open the blob first: a bad one is refused before anything is accepted. */
+	if (open_secrets(c, req->id, pe->policy, req->sealed, req->context, &set) < 0)
+		return;
+	now = srv->n_running < srv->cfg->max_tasks;
+	if (!now)
+		set = sbx_secret_set_free(set); /* reopened when the task leaves the queue */
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		sbx_secret_set_free(set);
+		sbx_conn_send_error(c, req->id, SBX_E_INTERNAL, "out of memory");
+		return;
+	}
+	t->srv = srv;
+	t->conn = c;
+	sbx_conn_ref(c);
+	c->n_tasks++;
+	t->pe = sbx_policy_entry_ref(pe);
+	t->timeout_ms = timeout;
+	t->t_start = now_ms();
+	t->state = QUEUED;
+	srv->n_queued++;
+	(void)snprintf(t->req_id, sizeof(t->req_id), "%s", req->id);
+	(void)snprintf(t->id, sizeof(t->id), "sbxd-%d-%llu", (int)getpid(),
+		       (unsigned long long)++srv->next_task);
+	for (tail = &srv->tasks; *tail; tail = &(*tail)->next)
+		t->prev = *tail;
+	*tail = t;
+	r = copy_request(t, req);
+	if (r < 0) {
+		sbx_secret_set_free(set);
+		sbx_conn_send_error(c, req->id, r == -EINVAL ? SBX_E_BAD_REQUEST : SBX_E_INTERNAL,
+				    r == -EINVAL ? "'stdin' is not valid base64" : "out of memory");
+		task_finish(t);
+		return;
+	}
+	send_event(t, "accepted", json_object());
+	if (!now)
+		return;
+	srv->n_queued--;
+	srv->n_running++;
+	srv->stats.tasks_run++;
+	t->state = RUNNING;
+	start_task(t, set);
+}
+
+static bool may_see(const struct sbx_conn *c, const struct sbx_task *t)
+{
+	return c->peer.uid == 0 || (t->conn && t->conn->peer.uid == c->peer.uid);
+}
+
+void sbx_tasks_cancel(struct sbx_conn *c, struct sbx_request *req)
+{
+	for (struct sbx_task *t = c->srv->tasks; t; t = t->next)
+		if (strcmp(t->id, req->task) == 0 && may_see(c, t)) {
+			sbx_conn_send(c, sbx_protocol_ok_line(req->id, NULL));
+			kill_task(t, "cancelled");
+			return;
+		}
+	sbx_conn_send_error(c, req->id, SBX_E_BAD_REQUEST, "no running task '%.64s' of yours",
+			    req->task);
+}
+
+void sbx_tasks_list(struct sbx_conn *c, struct sbx_request *req)
+{
+	json_t *a = json_array();
+	const uint64_t now = now_ms();
+
+	for (struct sbx_task *t = c->srv->tasks; t; t = t->next) {
+		if (!may_see(c, t))
+			continue;
+		(void)json_array_append_new(
+			a, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I}", "task", t->id, "policy",
+				     t->pe->policy->name, "state",
+				     t->state == QUEUED ? "queued" : "running", "pid",
+				     t->sb ? (int)sbx_sandbox_pid(t->sb) : 0, "uid",
+				     t->sb ? (int)sbx_sandbox_uid(t->sb) : 0, "client_uid",
+				     t->conn ? (int)t->conn->peer.uid : -1, "age_ms",
+				     (json_int_t)(t->t_start ? now - t->t_start : 0)));
+	}
+	sbx_conn_send(c, sbx_protocol_ok_line(req->id, json_pack("{s:o}", "tasks", a)));
+}
+
+void sbx_tasks_conn_closed(struct sbx_conn *c)
+{
+	for (struct sbx_task *t = c->srv->tasks, *n; t; t = n) {
+		n = t->next;
+		if (t->conn == c)
+			kill_task(t, "disconnected");
+	}
+}
+
+void sbx_tasks_throttle(struct sbx_conn *c, bool pause)
+{
+	for (struct sbx_task *t = c->srv->tasks; t; t = t->next) {
+		struct stream *s[2] = {&t->out, &t->err};
+		if (t->conn != c)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			if (!s[i]->open || s[i]->eof)
+				continue;
+			if (pause)
+				(void)uv_read_stop((uv_stream_t *)&s[i]->pipe);
+			else
+				(void)uv_read_start((uv_stream_t *)&s[i]->pipe, on_alloc, on_output);
+		}
+	}
+}
+
+void sbx_tasks_kill_all(struct sbx_server *srv, const char *reason)
+{
+	for (struct sbx_task *t = srv->tasks, *n; t; t = n) {
+		n = t->next;
+		kill_task(t, reason);
+	}
+}
