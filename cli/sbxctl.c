@@ -14,6 +14,9 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{"exec", sbx_cmd_exec, "run one program in a sandbox (root)"},
+	{"run", sbx_cmd_run, "run one program in a sandbox through sbxd"},
+	{"ps", sbx_cmd_ps, "list sbxd's tasks"},
+	{"stats", sbx_cmd_stats, "sbxd's counters (root)"},
 	{"policy", sbx_cmd_policy, "check policy files"},
 	{"keys", sbx_cmd_keys, "administer the keyring"},
 	{"seal", sbx_cmd_seal, "seal NAME=VALUE lines from stdin into a blob"},
