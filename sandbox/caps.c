@@ -96,3 +96,25 @@ void sbx_caps_init_minimal(int report_fd)
 	set_caps(keep, report_fd);
 	verify_caps(keep, report_fd);
 }
+
+void sbx_caps_enter_userns(uid_t uid, gid_t gid, int report_fd)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {{0}};
+
+	/* The namespace maps only the pool uid, so file systems created here (the base and
+	 * root tmpfs) need an owner that is mapped: become it now, keeping the namespace's
+	 * capabilities for the mounts to come. The payload drops them all later. */
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		sbx_child_fail(report_fd, "keepcaps", errno);
+	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
+		sbx_child_fail(report_fd, "setresgid", errno);
+	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
+		sbx_child_fail(report_fd, "setresuid", errno);
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		sbx_child_fail(report_fd, "capget", errno);
+	data[0].effective = data[0].permitted;
+	data[1].effective = data[1].permitted;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		sbx_child_fail(report_fd, "capset", errno);
+}

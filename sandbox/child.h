@@ -8,6 +8,7 @@ struct sbx_child {
 	const struct sbx_mount_plan *mounts;
 	const char *hostname;
 	bool own_net;
+	bool userns;
 	int sync_fd; /* read end: one byte when the parent is done with us */
 	struct sbx_exec_plan exec;
 };

@@ -81,6 +81,9 @@ void sbx_ids_release(struct sbx_ids_lease *lease);
 /* Payload: drops the bounding set, sets securebits, switches to uid/gid with no groups,
  * clears every capability set and checks that they are empty. */
 void sbx_caps_drop_to(uid_t uid, gid_t gid, int report_fd);
+/* User-namespace child: becomes the pool uid (the only mapped one) keeping its namespace
+ * capabilities, so the mounts it makes have a mapped owner. */
+void sbx_caps_enter_userns(uid_t uid, gid_t gid, int report_fd);
 /* Init: keeps only CAP_KILL (to forward signals to the payload's uid). */
 void sbx_caps_init_minimal(int report_fd);
 

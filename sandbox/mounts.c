@@ -245,10 +245,15 @@ static int make_point(int rootfd, const char *target, bool dir, int report_fd)
 			sbx_child_fail(report_fd, "mount_point", errno);
 		fd = openat2_beneath(pfd, name, O_PATH | O_DIRECTORY, 0);
 	} else {
-		fd = openat2_beneath(pfd, name, O_WRONLY | O_CREAT, 0644);
-		if (fd >= 0) {
-			(void)close(fd);
-			fd = openat2_beneath(pfd, name, O_PATH, 0);
+		/* An existing file (a /proc entry to mask) is used as it is: opening it for
+		 * writing would need a permission a user-namespace child lacks. */
+		fd = openat2_beneath(pfd, name, O_PATH, 0);
+		if (fd < 0 && errno == ENOENT) {
+			fd = openat2_beneath(pfd, name, O_WRONLY | O_CREAT | O_EXCL, 0644);
+			if (fd >= 0) {
+				(void)close(fd);
+				fd = openat2_beneath(pfd, name, O_PATH, 0);
+			}
 		}
 	}
 	if (fd < 0)

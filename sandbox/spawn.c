@@ -70,7 +70,7 @@ static void set_error(struct sbx_sandbox_error *e, const char *step, int r)
 	e->err = r < 0 ? -r : r;
 }
 
-/* Writes the single-uid maps of a user namespace sandbox: pool uid inside == outside. */
+/* Writes the single-id maps of a user namespace sandbox: pool uid inside == outside. */
 static int write_id_maps(pid_t pid, uid_t uid)
 {
 	char path[64], map[64];
@@ -81,10 +81,8 @@ static int write_id_maps(pid_t pid, uid_t uid)
 	r = sbx_fd_write_string(AT_FDCWD, path, map);
 	if (r < 0)
 		return r;
-	(void)snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
-	r = sbx_fd_write_string(AT_FDCWD, path, "deny");
-	if (r < 0)
-		return r;
+	/* setgroups stays allowed: the payload must drop the supplementary groups it inherited
+	 * (the maps are written by a privileged parent, so "deny" is not needed). */
 	(void)snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
 	return sbx_fd_write_string(AT_FDCWD, path, map);
 }
@@ -154,6 +152,7 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 		.mounts = &plan,
 		.hostname = p->hostname ? p->hostname : "sbx",
 		.own_net = p->net != SBX_NET_HOST,
+		.userns = p->user_namespace,
 		.sync_fd = sync[0],
 		.exec = {
 			.argv = params->argv,

@@ -43,11 +43,16 @@ static void teardown(void)
 
 TestSuite(exec, .init = setup, .fini = teardown, .timeout = 60);
 
+static size_t slen(const char *s)
+{
+	return s ? strlen(s) : 0;
+}
+
 /* Runs `sbxctl exec ARGS...` with stdin in (may be NULL). */
 #define EXEC(r, in, ...)                                                                           \
 	do {                                                                                       \
 		char *argv_[] = {sbxctl, "exec", __VA_ARGS__, NULL};                               \
-		cr_assert(eq(int, sbx_test_run(argv_, NULL, in, in ? strlen(in) : 0, 30000, r), 0)); \
+		cr_assert(eq(int, sbx_test_run(argv_, NULL, in, slen(in), 30000, r), 0));             \
 	} while (0)
 
 static void expect_code(struct sbx_test_run *r, int code)
@@ -236,6 +241,7 @@ Test(exec, rw_and_ro_binds)
 	char path[4096];
 	struct stat st;
 
+	cr_assert(eq(int, chmod(tmp, 01777), 0)); /* the pool uid must be able to write */
 	EXEC(&r, NULL, "--bind", tmp, "/data", "--", "/bin/sh", "-c", "echo x > /data/written");
 	expect_code(&r, 0);
 	sbx_test_run_done(&r);
@@ -286,7 +292,7 @@ Test(exec, user_namespace_policy_runs)
 Test(exec, concurrent_sandboxes_get_distinct_uids)
 {
 	struct sbx_test_run r;
-	char script[1024];
+	char script[8192];
 	char *lines[16], *save = NULL;
 	int n = 0;
 
@@ -392,8 +398,9 @@ Test(exec, sigterm_is_forwarded_to_the_payload)
 	wait_line(out, "ready");
 	cr_assert(eq(int, kill(pid, SIGTERM), 0));
 	cr_assert(eq(int, waitpid(pid, &st, 0), pid));
-	cr_assert(WIFEXITED(st) != 0);
-	cr_assert(eq(int, WEXITSTATUS(st), 7));
+	int exited = WIFEXITED(st), code = WEXITSTATUS(st);
+	cr_assert(exited, "sbxctl did not exit normally");
+	cr_assert(eq(int, code, 7));
 	(void)close(out);
 }
 
