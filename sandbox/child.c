@@ -51,7 +51,7 @@ _Noreturn void sbx_child_main(const struct sbx_child *c)
 	(void)close(c->sync_fd);
 
 	if (c->userns)
-		sbx_caps_enter_userns(c->exec.uid, c->exec.gid, rfd);
+		sbx_caps_enter_userns(c->exec.init_uid, c->exec.init_uid, rfd);
 	if (setsid() < 0)
 		sbx_child_fail(rfd, "setsid", errno);
 	/* After the cgroup move, so the namespace's root is the task's own group. */

@@ -154,7 +154,7 @@ static _Noreturn void finish(const struct sbx_exec_plan *x, int status)
 _Noreturn void sbx_init_run(const struct sbx_exec_plan *x)
 {
 	struct sbx_report rep;
-	int execpipe[2], keep[2];
+	int execpipe[2], keep[3];
 	sigset_t set;
 	pid_t pid;
 	ssize_t n;
@@ -187,7 +187,8 @@ _Noreturn void sbx_init_run(const struct sbx_exec_plan *x)
 		wipe_envp(x->envp);
 	keep[0] = x->report_fd;
 	keep[1] = x->lock_fd;
-	if (sbx_fd_close_from(0, keep, 2) < 0)
+	keep[2] = x->init_lock_fd;
+	if (sbx_fd_close_from(0, keep, 3) < 0)
 		sbx_child_fail(x->report_fd, "close_fds", errno);
 	sbx_caps_init_minimal(x->report_fd);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -202,8 +203,10 @@ _Noreturn void sbx_init_run(const struct sbx_exec_plan *x)
 		if (sig < 0)
 			continue;
 		if (sig != SIGCHLD) {
-			if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT ||
-			    sig == SIGUSR1 || sig == SIGUSR2)
+			/* Only the supervisor, outside the pid namespace (si_pid 0 here), may
+			 * have a signal forwarded; from inside, pid 1 is deaf. */
+			if (si.si_pid == 0 && (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT ||
+			    sig == SIGUSR1 || sig == SIGUSR2))
 				(void)kill(pid, sig);
 			continue;
 		}

@@ -122,6 +122,8 @@ struct sbx_exec_plan {
 	int stdio[3];
 	int report_fd;
 	int lock_fd;
+	int init_lock_fd; /* -1 unless a user namespace needs init's own uid */
+	uid_t init_uid;
 	uid_t uid;
 	gid_t gid;
 	const struct sbx_rlimits *rlimits;

@@ -34,6 +34,7 @@ struct sbx_sandbox {
 	int report_fd;
 	struct sbx_cgroup *cg;
 	struct sbx_ids_lease lease;
+	struct sbx_ids_lease init_lease; /* user namespace mode: init's own uid */
 	bool execd;
 	bool reaped;
 	bool have_exit;
@@ -70,13 +71,15 @@ static void set_error(struct sbx_sandbox_error *e, const char *step, int r)
 	e->err = r < 0 ? -r : r;
 }
 
-/* Writes the single-id maps of a user namespace sandbox: pool uid inside == outside. */
-static int write_id_maps(pid_t pid, uid_t uid)
+/* Writes the maps of a user namespace sandbox: the payload's and init's pool uids, each the
+ * same inside and outside; nothing else (no root) is mapped. */
+static int write_id_maps(pid_t pid, uid_t uid, uid_t init_uid)
 {
-	char path[64], map[64];
+	char path[64], map[96];
 	int r;
 
-	(void)snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+	(void)snprintf(map, sizeof(map), "%u %u 1\n%u %u 1\n", (unsigned)uid, (unsigned)uid,
+		       (unsigned)init_uid, (unsigned)init_uid);
 	(void)snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
 	r = sbx_fd_write_string(AT_FDCWD, path, map);
 	if (r < 0)
@@ -124,11 +127,18 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 		set_error(reterr, "params", -ENOMEM);
 		return -ENOMEM;
 	}
-	sb->pidfd = sb->report_fd = sb->lease.lock_fd = -1;
+	sb->pidfd = sb->report_fd = sb->lease.lock_fd = sb->init_lease.lock_fd = -1;
 
 	r = sbx_ids_lease(params->runtime_dir ? params->runtime_dir : SBX_RUNTIME_DIR_DEFAULT,
 			  params->uid_base ? params->uid_base : SBX_UID_POOL_BASE,
 			  params->uid_count ? params->uid_count : SBX_UID_POOL_SIZE, &sb->lease);
+	/* In a user namespace init runs as a mapped uid too: never the payload's, or the
+	 * payload could signal it and read its memory. */
+	if (r >= 0 && p->user_namespace)
+		r = sbx_ids_lease(params->runtime_dir ? params->runtime_dir : SBX_RUNTIME_DIR_DEFAULT,
+				  params->uid_base ? params->uid_base : SBX_UID_POOL_BASE,
+				  params->uid_count ? params->uid_count : SBX_UID_POOL_SIZE,
+				  &sb->init_lease);
 	if (r < 0) {
 		set_error(reterr, "uid_lease", r);
 		goto fail;
@@ -162,6 +172,8 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 			.stdio = {params->stdio[0], params->stdio[1], params->stdio[2]},
 			.report_fd = report[1],
 			.lock_fd = sb->lease.lock_fd,
+			.init_lock_fd = sb->init_lease.lock_fd,
+			.init_uid = sb->init_lease.uid,
 			.uid = sb->lease.uid,
 			.gid = sb->lease.uid,
 			.rlimits = &rlimits,
@@ -191,7 +203,7 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 		set_error(reterr, "cgroup_attach", r);
 		goto fail;
 	}
-	if (p->user_namespace && (r = write_id_maps(sb->pid, sb->lease.uid)) < 0) {
+	if (p->user_namespace && (r = write_id_maps(sb->pid, sb->lease.uid, sb->init_lease.uid)) < 0) {
 		set_error(reterr, "id_maps", r);
 		goto fail;
 	}
@@ -359,6 +371,7 @@ struct sbx_sandbox *sbx_sandbox_free(struct sbx_sandbox *sb)
 	}
 	sb->cg = sbx_cgroup_destroy(sb->cg);
 	sbx_ids_release(&sb->lease);
+	sbx_ids_release(&sb->init_lease);
 	sb->pidfd = safe_close(sb->pidfd);
 	sb->report_fd = safe_close(sb->report_fd);
 	free(sb);
