@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/fd-util.h"
+#include "common/json-util.h"
 #include "common/log.h"
 
 struct sbx_client {
@@ -45,19 +46,15 @@ int sbx_client_connect(const char *path, struct sbx_client **ret)
 
 int sbx_client_send(struct sbx_client *c, json_t *obj)
 {
-	char *s = json_dumps(obj, JSON_COMPACT);
+	char *s = sbx_json_dump(obj, JSON_COMPACT, true);
 	size_t n;
 	int r;
 
 	if (!s)
 		return -ENOMEM;
 	n = strlen(s);
-	s = realloc(s, n + 2);
-	if (!s)
-		return -ENOMEM;
-	s[n] = '\n';
-	r = sbx_fd_write_all(c->fd, s, n + 1);
-	explicit_bzero(s, n + 1); /* seal requests carry secret values */
+	r = sbx_fd_write_all(c->fd, s, n);
+	explicit_bzero(s, n); /* seal requests carry secret values */
 	free(s);
 	return r;
 }

@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "common/base64.h"
 #include "common/fd-util.h"
+#include "common/json-util.h"
 #include "common/log.h"
 #include "common/parse.h"
 
@@ -303,7 +304,7 @@ int sbx_cmd_stats(int argc, char **argv)
 		return 1;
 	(void)json_object_del(reply, "id");
 	(void)json_object_del(reply, "ok");
-	s = json_dumps(reply, JSON_INDENT(2));
+	s = sbx_json_dump(reply, JSON_INDENT(2), false);
 	printf("%s\n", s ? s : "{}");
 	free(s);
 	json_decref(reply);

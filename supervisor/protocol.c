@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json-util.h"
 #include "common/macro.h"
 
 static const char *const op_names[_SBX_OP_MAX] = {
@@ -201,8 +202,7 @@ void sbx_request_done(struct sbx_request *req)
 char *sbx_protocol_line(const char *id, json_t *obj)
 {
 	json_t *out = json_object();
-	char *s, *line;
-	size_t n;
+	char *line;
 
 	if (!out) {
 		json_decref(obj);
@@ -211,18 +211,8 @@ char *sbx_protocol_line(const char *id, json_t *obj)
 	(void)json_object_set_new(out, "id", id ? json_string(id) : json_null());
 	(void)json_object_update(out, obj);
 	json_decref(obj);
-	s = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	line = sbx_json_dump(out, JSON_COMPACT, true);
 	json_decref(out);
-	if (!s)
-		return NULL;
-	n = strlen(s);
-	line = realloc(s, n + 2);
-	if (!line) {
-		free(s);
-		return NULL;
-	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
 	return line;
 }
 

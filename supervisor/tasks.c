@@ -69,7 +69,7 @@ struct sbx_task {
 	bool polls_open;
 	uv_timer_t timer;
 	bool timer_open;
-	unsigned handles;
+	unsigned handles; /* see task_unref */
 	bool reaped;
 	bool started_sent;
 	const char *reason; /* set by timeout, cancel, disconnect, shutdown */
@@ -77,8 +77,10 @@ struct sbx_task {
 	uint64_t t_start;
 };
 
-static const char *const base_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp",
-				       "USER=sbx", "LOGNAME=sbx", "LANG=C.UTF-8"};
+/* Writable on purpose: the sandbox's init wipes every envp string of its copy of our
+ * memory once the payload has it (string literals would fault there). */
+static char base_env[][40] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "USER=sbx",
+			      "LOGNAME=sbx", "LANG=C.UTF-8"};
 
 static uint64_t now_ms(void)
 {
@@ -129,12 +131,16 @@ static void task_free(struct sbx_task *t)
 	free(t);
 }
 
-static void on_task_handle_closed(uv_handle_t *h)
+/* One reference for the task's life (dropped by task_finish) and one per closing handle. */
+static void task_unref(struct sbx_task *t)
 {
-	struct sbx_task *t = h->data;
-
 	if (--t->handles == 0)
 		task_free(t);
+}
+
+static void on_task_handle_closed(uv_handle_t *h)
+{
+	task_unref(h->data);
 }
 
 static void close_handle(struct sbx_task *t, uv_handle_t *h, bool *open)
@@ -159,7 +165,6 @@ static void task_finish(struct sbx_task *t)
 		srv->n_queued--;
 	t->state = ENDED;
 	task_unlink(t);
-	t->handles++; /* hold the task while closing */
 	close_handle(t, (uv_handle_t *)&t->out.pipe, &t->out.open);
 	close_handle(t, (uv_handle_t *)&t->err.pipe, &t->err.open);
 	close_handle(t, (uv_handle_t *)&t->in, &t->in_open);
@@ -168,7 +173,7 @@ static void task_finish(struct sbx_task *t)
 	polls = t->polls_open;
 	close_handle(t, (uv_handle_t *)&t->reppoll, &polls);
 	t->polls_open = false;
-	on_task_handle_closed((uv_handle_t *)&t->timer); /* drop the hold */
+	task_unref(t); /* the life reference */
 	start_next(srv);
 	if (srv->draining && !srv->tasks)
 		uv_stop(srv->loop);
@@ -422,7 +427,7 @@ static char **build_envp(struct sbx_task *t, struct sbx_secret_set *set)
 		for (size_t j = 0; j < t->n_env; j++)
 			replaced |= strncmp(t->env[j], base_env[i], k) == 0;
 		if (!replaced)
-			envp[n++] = (char *)base_env[i];
+			envp[n++] = base_env[i];
 	}
 	for (size_t i = 0; i < t->n_env; i++)
 		envp[n++] = t->env[i];
@@ -674,6 +679,7 @@ void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
 		return;
 	}
 	t->srv = srv;
+	t->handles = 1; /* the life reference */
 	t->conn = c;
 	sbx_conn_ref(c);
 	c->n_tasks++;
