@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -24,14 +25,20 @@
 #include "cli/commands.h"
 #include "cli/exec-env.h"
 #include "common/log.h"
+#include "common/fd-util.h"
 #include "common/macro.h"
 #include "common/parse.h"
+#include "keys/keyring.h"
+#include "keys/sealed.h"
 #include "policy/policy.h"
 #include "policy/profile.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
 
 struct exec_args {
+	const char *sealed_file;
+	const char *context;
+	const char *keyring;
 	const char *policy;
 	const char *policy_dir;
 	const char *profile_dir;
@@ -69,13 +76,26 @@ static void usage(FILE *f)
 		      "  --bind SRC DST       also bind SRC read-write at DST\n"
 		      "  --env NAME=VALUE     set a variable the policy's 'env' list allows\n"
 		      "  --timeout SECONDS    kill the whole sandbox after this long (at most the\n"
-		      "                       policy's maximum; default the policy's default)\n",
-		      SBX_POLICY_DIR);
+		      "                       policy's maximum; default the policy's default)\n"
+		      "  --sealed FILE        a sealed blob (sbx1:...) whose secrets the payload gets\n"
+		      "                       in its environment (names the policy accepts only)\n"
+		      "  --context CTX        the context the blob was sealed for\n"
+		      "  --keyring PATH       keyring to open it with (default %s)\n",
+		      SBX_POLICY_DIR, SBX_KEYRING_DEFAULT_PATH);
 }
 
 static int parse_args(int argc, char **argv, struct exec_args *a)
 {
-	enum { OPT_RO_BIND = 256, OPT_BIND, OPT_POLICY_DIR, OPT_PROFILE_DIR, OPT_RUNTIME_DIR };
+	enum {
+		OPT_RO_BIND = 256,
+		OPT_BIND,
+		OPT_POLICY_DIR,
+		OPT_PROFILE_DIR,
+		OPT_RUNTIME_DIR,
+		OPT_SEALED,
+		OPT_CONTEXT,
+		OPT_KEYRING,
+	};
 	static const struct option opts[] = {
 		{"policy", required_argument, NULL, 'p'},
 		{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
@@ -85,6 +105,9 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 		{"bind", required_argument, NULL, OPT_BIND},
 		{"env", required_argument, NULL, 'e'},
 		{"timeout", required_argument, NULL, 't'},
+		{"sealed", required_argument, NULL, OPT_SEALED},
+		{"context", required_argument, NULL, OPT_CONTEXT},
+		{"keyring", required_argument, NULL, OPT_KEYRING},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -107,6 +130,15 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 			break;
 		case OPT_RUNTIME_DIR:
 			a->runtime_dir = optarg;
+			break;
+		case OPT_SEALED:
+			a->sealed_file = optarg;
+			break;
+		case OPT_CONTEXT:
+			a->context = optarg;
+			break;
+		case OPT_KEYRING:
+			a->keyring = optarg;
 			break;
 		case OPT_RO_BIND:
 		case OPT_BIND:
@@ -143,6 +175,8 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 		usage(stderr);
 		return -EINVAL;
 	}
+	if (!a->sealed_file != !a->context)
+		return log_error("--sealed and --context go together"), -EINVAL;
 	a->argv = argv + optind;
 	return 0;
 }
@@ -180,6 +214,47 @@ static int prepare(const struct exec_args *a, struct sbx_policy **ret_policy,
 	if (r < 0)
 		return log_error_errno(r, "compiling seccomp profile '%s'", prof->name);
 	*ret_policy = TAKE_PTR(p);
+	return 0;
+}
+
+static bool accept_secret(const char *name, void *userdata)
+{
+	return sbx_policy_accepts_secret(userdata, name);
+}
+
+/* Opens --sealed under --context with the keyring; errors print their stable code. */
+static int open_sealed(const struct exec_args *a, struct sbx_policy *p,
+		       struct sbx_secret_set **ret)
+{
+	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
+	_cleanup_free_ char *blob = NULL;
+	const struct rlimit zero = {0, 0};
+	const char *path = a->keyring ? a->keyring : sbx_keyring_default_path();
+	char err[SBX_KEYRING_ERR_MAX] = "";
+	int r;
+
+	/* This process will hold keys: no core file, no ptrace by others. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &zero) < 0)
+		return log_error_errno(-errno, "disabling core dumps");
+	r = sbx_secret_init(false);
+	if (r < 0)
+		return log_error_errno(r, "locked memory is not available");
+	r = sbx_fd_read_file(a->sealed_file, SBX_SEALED_TEXT_MAX + 2, &blob, NULL);
+	if (r < 0)
+		return log_error_errno(r, "reading sealed blob '%s'", a->sealed_file);
+	blob[strcspn(blob, "\r\n")] = '\0';
+	r = sbx_keyring_load(path, 0, &kr, err, sizeof(err));
+	if (r >= 0)
+		r = sbx_keyring_validate(kr, err, sizeof(err));
+	if (r < 0)
+		return log_error("keyring '%s': %s", path, err[0] ? err : strerror(-r)), r;
+	r = sbx_sealed_open(kr, blob, a->context, accept_secret, p, ret);
+	if (r < 0) {
+		enum sbx_error code = sbx_sealed_error(r);
+		return log_error("%s: '%s' does not open for policy '%s' under context '%s'",
+				 sbx_error_name(code), a->sealed_file, p->name, a->context),
+		       r;
+	}
 	return 0;
 }
 
@@ -265,7 +340,9 @@ int sbx_cmd_exec(int argc, char **argv)
 	_cleanup_(sbx_seccomp_freep) struct sbx_seccomp_prog *prog = NULL;
 	_cleanup_(sbx_sandbox_freep) struct sbx_sandbox *sb = NULL;
 	_cleanup_(args_done) struct exec_args a = {0};
+	_cleanup_(sbx_secret_set_freep) struct sbx_secret_set *secrets = NULL;
 	_cleanup_close_ int sigfd = -1;
+	char *const *senv = NULL;
 	struct sbx_sandbox_error err;
 	struct sbx_sandbox_result res;
 	char task_id[32], buf[512];
@@ -291,7 +368,11 @@ int sbx_cmd_exec(int argc, char **argv)
 		}
 		timeout = a.timeout_ms;
 	}
-	if (sbx_exec_env_build(&a.env, p) < 0)
+	if (a.sealed_file && open_sealed(&a, p, &secrets) < 0)
+		return SBX_EXIT_FAILURE;
+	if (secrets && sbx_secret_set_envp(secrets, &senv) < 0)
+		return SBX_EXIT_FAILURE;
+	if (sbx_exec_env_build(&a.env, p, senv) < 0)
 		return SBX_EXIT_FAILURE;
 
 	sigemptyset(&fwd);
@@ -314,8 +395,11 @@ int sbx_cmd_exec(int argc, char **argv)
 		.stdio = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO},
 		.task_id = task_id,
 		.runtime_dir = a.runtime_dir,
+		.wipe_envp = true,
 	};
 	r = sbx_sandbox_spawn(&params, &sb, &err);
+	/* The child has its copy: wipe ours now, not when the payload ends. */
+	secrets = sbx_secret_set_free(secrets);
 	if (r < 0) {
 		log_error("sandbox setup failed at %s", sbx_sandbox_strerror(&err, buf, sizeof(buf)));
 		return SBX_EXIT_FAILURE;

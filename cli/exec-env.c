@@ -53,11 +53,14 @@ int sbx_exec_env_add(struct sbx_exec_env *e, const char *assignment)
 	return 0;
 }
 
-int sbx_exec_env_build(struct sbx_exec_env *e, const struct sbx_policy *p)
+int sbx_exec_env_build(struct sbx_exec_env *e, const struct sbx_policy *p, char *const *secrets)
 {
+	size_t n_secrets = 0;
 	char name[129];
 	size_t k = 0;
 
+	while (secrets && secrets[n_secrets])
+		n_secrets++;
 	for (size_t i = 0; i < e->n_extra; i++) {
 		size_t n = name_len(e->extra[i]);
 		memcpy(name, e->extra[i], n);
@@ -68,7 +71,7 @@ int sbx_exec_env_build(struct sbx_exec_env *e, const struct sbx_policy *p)
 			       -EPERM;
 	}
 	free(e->envp);
-	e->envp = calloc(N_BASE + e->n_extra + 1, sizeof(char *));
+	e->envp = calloc(N_BASE + e->n_extra + n_secrets + 1, sizeof(char *));
 	if (!e->envp)
 		return log_error("out of memory"), -ENOMEM;
 	for (size_t i = 0; i < N_BASE; i++) {
@@ -78,11 +81,16 @@ int sbx_exec_env_build(struct sbx_exec_env *e, const struct sbx_policy *p)
 			if (name_len(e->extra[j]) == name_len(base_env[i]) &&
 			    strncmp(e->extra[j], base_env[i], name_len(base_env[i])) == 0)
 				replaced = true;
+		/* Copies: the sandbox's init wipes every envp string of its memory. */
+		if (!replaced && !(e->base[e->n_base++] = strdup(base_env[i])))
+			return log_error("out of memory"), -ENOMEM;
 		if (!replaced)
-			e->envp[k++] = (char *)base_env[i];
+			e->envp[k++] = e->base[e->n_base - 1];
 	}
 	for (size_t i = 0; i < e->n_extra; i++)
 		e->envp[k++] = e->extra[i];
+	for (size_t i = 0; i < n_secrets; i++)
+		e->envp[k++] = secrets[i];
 	e->envp[k] = NULL;
 	return 0;
 }
@@ -91,6 +99,8 @@ void sbx_exec_env_done(struct sbx_exec_env *e)
 {
 	for (size_t i = 0; i < e->n_extra; i++)
 		free(e->extra[i]);
+	for (size_t i = 0; i < e->n_base; i++)
+		free(e->base[i]);
 	free(e->envp);
 	*e = (struct sbx_exec_env){0};
 }

@@ -428,3 +428,84 @@ Test(exec, no_cgroup_left_behind)
 			(void)closedir(d);
 	}
 }
+
+/* --sealed: the secrets reach the payload's environment (seen by length and hash only),
+ * and every blob fault stops the task with its stable code. */
+static void keys_cmd(const char *keyring, const char *in, const char *a1, const char *a2,
+		     struct sbx_test_run *r)
+{
+	char *argv[] = {sbxctl, (char *)a1, (char *)a2, "--keyring", (char *)keyring, NULL, NULL, NULL};
+
+	if (strcmp(a1, "seal") == 0) {
+		argv[2] = "--context";
+		argv[3] = (char *)a2;
+		argv[4] = "--keyring";
+		argv[5] = (char *)keyring;
+	}
+	cr_assert(eq(int, sbx_test_run(argv, NULL, in, slen(in), 20000, r), 0));
+}
+
+Test(exec, sealed_secrets_reach_the_payload)
+{
+	struct sbx_test_run r;
+	char keyring[4096], blob[4096], blob2[4096];
+
+	(void)snprintf(keyring, sizeof(keyring), "%s/keyring", tmp);
+	(void)snprintf(blob, sizeof(blob), "%s/blob", tmp);
+	(void)snprintf(blob2, sizeof(blob2), "%s/blob2", tmp);
+	keys_cmd(keyring, NULL, "keys", "init", &r);
+	expect_code(&r, 0);
+	sbx_test_run_done(&r);
+	keys_cmd(keyring, "ANTHROPIC_API_KEY=sk-exec-canary-0001\n", "seal", "tenant:7", &r);
+	expect_code(&r, 0);
+	cr_assert(eq(int, sbx_test_write_file(blob, r.out), 0));
+	sbx_test_run_done(&r);
+
+	EXEC(&r, NULL, "--sealed", blob, "--context", "tenant:7", "--keyring", keyring, "--",
+	     "/bin/sh", "-c", "printf %s \"$ANTHROPIC_API_KEY\" | wc -c");
+	expect_code(&r, 0);
+	cr_assert(eq(str, r.out, "19\n"));
+	cr_assert(not(sbx_test_contains(r.err, "canary")));
+	sbx_test_run_done(&r);
+
+	/* another context */
+	EXEC(&r, NULL, "--sealed", blob, "--context", "tenant:8", "--keyring", keyring, "--",
+	     "/bin/true");
+	expect_code(&r, 125);
+	cr_assert(sbx_test_contains(r.err, "decrypt_failed"));
+	sbx_test_run_done(&r);
+
+	/* a name the default policy does not accept */
+	keys_cmd(keyring, "NOT_ACCEPTED=x\n", "seal", "tenant:7", &r);
+	cr_assert(eq(int, sbx_test_write_file(blob2, r.out), 0));
+	sbx_test_run_done(&r);
+	EXEC(&r, NULL, "--sealed", blob2, "--context", "tenant:7", "--keyring", keyring, "--",
+	     "/bin/true");
+	expect_code(&r, 125);
+	cr_assert(sbx_test_contains(r.err, "secret_not_allowed"));
+	sbx_test_run_done(&r);
+
+	/* garbage */
+	cr_assert(eq(int, sbx_test_write_file(blob2, "sbx1:AAAA\n"), 0));
+	EXEC(&r, NULL, "--sealed", blob2, "--context", "tenant:7", "--keyring", keyring, "--",
+	     "/bin/true");
+	expect_code(&r, 125);
+	cr_assert(sbx_test_contains(r.err, "sealed_malformed"));
+	sbx_test_run_done(&r);
+
+	/* the key retired after a rotation */
+	keys_cmd(keyring, NULL, "keys", "rotate", &r);
+	expect_code(&r, 0);
+	sbx_test_run_done(&r);
+	{
+		char *argv[] = {sbxctl, "keys", "retire", "1", "--keyring", keyring, NULL};
+		cr_assert(eq(int, sbx_test_run(argv, NULL, NULL, 0, 20000, &r), 0));
+		expect_code(&r, 0);
+		sbx_test_run_done(&r);
+	}
+	EXEC(&r, NULL, "--sealed", blob, "--context", "tenant:7", "--keyring", keyring, "--",
+	     "/bin/true");
+	expect_code(&r, 125);
+	cr_assert(sbx_test_contains(r.err, "key_retired"));
+	sbx_test_run_done(&r);
+}
