@@ -1,29 +1,55 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The README's first command: installs what is missing, builds, and shows what a sandbox is
-# by running sbx's attacker program inside one with the shipped `default` policy.
+# The README's first command: installs what is missing, builds, starts `sbxd --dev` on the
+# embedded default, seals a demo API key through its socket, runs sandboxed tasks that show
+# they received the key (its length and a hash, never the value) and that output is redacted,
+# shows a refused blob, shows the sandbox's isolation facts, and stops the daemon.
 # Run as root on Debian 12.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
 make -j"$(nproc 2>/dev/null || echo 2)" all >/dev/null
-B=build
+B=$PWD/build
+DIR=${SBX_DEMO_DIR:-$(mktemp -d /tmp/sbx-demo-XXXXXX)}
+SOCK=$DIR/sbxd.sock
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
-say sbxctl policy check policy/default.json
-$B/sbxctl policy check policy/default.json
+say "sbxd --dev $DIR &"
+"$B/sbxd" --dev "$DIR" 2>"$DIR.log" &
+SBXD=$!
+trap 'kill -TERM $SBXD 2>/dev/null; wait $SBXD 2>/dev/null; echo; echo "sbxd log:"; cat "$DIR.log"; rm -f "$DIR.log"' EXIT
+i=0
+while [ ! -S "$SOCK" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 
-say sbxctl exec --policy default --ro-bind $B/tests /probe -- /probe/probe facts
-$B/sbxctl exec --policy default --ro-bind "$PWD/$B/tests" /probe -- /probe/probe facts
+# A demo key, generated here, never printed.
+KEY="sk-ant-demo-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+HASH=$(printf %s "$KEY" | sha256sum | cut -c1-16)
+say "printf 'ANTHROPIC_API_KEY=...' | sbxctl seal --socket $SOCK --context tenant:1/task:42"
+printf 'ANTHROPIC_API_KEY=%s\n' "$KEY" | "$B/sbxctl" seal --socket "$SOCK" --context tenant:1/task:42 >"$DIR/blob"
+"$B/sbxctl" sealed inspect "$(cat "$DIR/blob")"
+echo "(the app stores only this blob; the key's sha256 starts with $HASH)"
 
-say sbxctl exec --policy default --ro-bind $B/tests /probe -- /probe/probe --inside all
-$B/sbxctl exec --policy default --ro-bind "$PWD/$B/tests" /probe -- /probe/probe --inside all || true
+say "sbxctl run --sealed-file blob --context tenant:1/task:42 -- sh -c '...length and hash of the key...'"
+"$B/sbxctl" run --socket "$SOCK" --sealed-file "$DIR/blob" --context tenant:1/task:42 -- \
+	/bin/sh -c 'echo "the task got a key of ${#ANTHROPIC_API_KEY} bytes, sha256 $(printf %s "$ANTHROPIC_API_KEY" | sha256sum | cut -c1-16)"'
 
-say "sbxctl exec -- /bin/sh -c 'id; hostname; ls /; cat /proc/self/status | grep -E Cap\|NoNew\|Seccomp'"
-$B/sbxctl exec -- /bin/sh -c 'id; hostname; ls /; grep -E "Cap|NoNewPrivs|Seccomp" /proc/self/status'
+say "sbxctl run ... -- sh -c 'echo \$ANTHROPIC_API_KEY'      # output is redacted"
+"$B/sbxctl" run --socket "$SOCK" --sealed-file "$DIR/blob" --context tenant:1/task:42 -- \
+	/bin/sh -c 'echo "leaking: $ANTHROPIC_API_KEY"'
 
-say "sbxctl exec --timeout 1 -- /bin/sleep 10; echo exit=\$?"
-$B/sbxctl exec --timeout 1 -- /bin/sleep 10 || echo "exit=$?"
+say "sbxctl run --sealed-file blob --context tenant:2/task:42 -- true   # another tenant's context"
+"$B/sbxctl" run --socket "$SOCK" --sealed-file "$DIR/blob" --context tenant:2/task:42 -- /bin/true ||
+	echo "exit=$? (refused, the task did not run)"
 
-say "sbxctl exec -- /no/such/program; echo exit=\$?"
-$B/sbxctl exec -- /no/such/program || echo "exit=$?"
+say "sbxctl exec --ro-bind build/tests /probe -- /probe/probe facts   # what a task sees"
+"$B/sbxctl" exec --ro-bind "$B/tests" /probe -- /probe/probe facts
+
+say "sbxctl exec --ro-bind build/tests /probe -- /probe/probe --inside all | tail -1"
+"$B/sbxctl" exec --ro-bind "$B/tests" /probe -- /probe/probe --inside all | tail -n 1
+
+say "sbxctl run --timeout 1 -- sleep 10"
+"$B/sbxctl" run --socket "$SOCK" --timeout 1 -- /bin/sleep 10 || echo "exit=$?"
+
+say "sbxctl stats"
+"$B/sbxctl" stats --socket "$SOCK"
+say "kill -TERM sbxd"
