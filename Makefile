@@ -26,12 +26,12 @@ SBX_CFLAGS = -std=gnu17 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-proto
   $(shell pkg-config --cflags $(PKGS))
 CPPFLAGS += -D_GNU_SOURCE -I. -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 \
   -DSBX_SYSCONFDIR=\"$(SYSCONFDIR)\" -DSBX_VERSION=\"$(VERSION)\"
-SBX_LDFLAGS = -pie -Wl,-z,relro,-z,now,-z,noexecstack
+SBX_LDFLAGS = -pie -Wl,-z,relro,-z,now,-z,noexecstack -Wl,--as-needed
 LDLIBS_ALL  = $(shell pkg-config --libs $(PKGS)) -lcrypto
 SAN      ?=
 VERSION  := 0.1.0
 
-LIBDIRS  = supervisor keys sandbox policy common
+LIBDIRS  = supervisor audit keys sandbox policy common
 lib_srcs = $(filter-out %/main.c,$(wildcard $(1)/*.c))
 lib_objs = $(patsubst %.c,$(B)/%.o,$(call lib_srcs,$(1)))
 LIBS     = $(foreach d,$(LIBDIRS),$(B)/lib$(d).a)
@@ -90,7 +90,8 @@ $(B)/sbxd: $(B)/supervisor/main.o $(LIBS)
 TEST_CFLAGS = $(filter-out -Wmissing-prototypes,$(SBX_CFLAGS)) $(shell pkg-config --cflags $(TEST_PKGS)) \
   -DSBX_BUILD_DIR=\"$(abspath $(B))\" -DSBX_SOURCE_DIR=\"$(abspath .)\"
 TEST_LDLIBS = $(shell pkg-config --libs $(TEST_PKGS)) $(LDLIBS_ALL)
-libs_below_supervisor = supervisor keys sandbox policy common
+libs_below_supervisor = supervisor audit keys sandbox policy common
+libs_below_audit   = audit keys common
 libs_below_keys    = keys common
 libs_below_sandbox = sandbox policy common
 libs_below_policy  = policy common

@@ -198,6 +198,7 @@ static int prepare(const struct exec_args *a, struct sbx_policy **ret_policy,
 	_cleanup_(sbx_policy_freep) struct sbx_policy *p = NULL;
 	_cleanup_(sbx_profile_freep) struct sbx_profile *prof = NULL;
 	struct sbx_diags diags = {0};
+	char cache[4096];
 	int r;
 
 	r = sbx_policy_resolve(a->policy, a->policy_dir, &p, &diags);
@@ -210,7 +211,10 @@ static int prepare(const struct exec_args *a, struct sbx_policy **ret_policy,
 		sbx_diags_clear(&diags);
 		return r;
 	}
-	r = sbx_seccomp_compile(prof, ret_prog);
+	(void)sbx_fd_private_dir(a->runtime_dir ? a->runtime_dir : SBX_RUNTIME_DIR_DEFAULT);
+	(void)snprintf(cache, sizeof(cache), "%s/seccomp-cache",
+		       a->runtime_dir ? a->runtime_dir : SBX_RUNTIME_DIR_DEFAULT);
+	r = sbx_seccomp_compile_cached(prof, cache, ret_prog);
 	if (r < 0)
 		return log_error_errno(r, "compiling seccomp profile '%s'", prof->name);
 	*ret_policy = TAKE_PTR(p);

@@ -154,3 +154,16 @@ int sbx_fd_write_string(int dirfd, const char *path, const char *s)
 		return -EIO;
 	return 0;
 }
+
+int sbx_fd_private_dir(const char *path)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022))
+		return -EPERM;
+	return 0;
+}

@@ -46,6 +46,7 @@ static struct {
 
 struct sbx_cgroup {
 	char v2[PATH_MAX]; /* "" when unused */
+	int v2fd;          /* for clone3(CLONE_INTO_CGROUP); -1 when unused */
 	char v1[_CTL_MAX][PATH_MAX];
 };
 
@@ -237,6 +238,7 @@ int sbx_cgroup_create(const char *task_id, const struct sbx_policy *p, struct sb
 	cg = calloc(1, sizeof(*cg));
 	if (!cg)
 		return -ENOMEM;
+	cg->v2fd = -1;
 	for (int c = 0; c < _CTL_MAX; c++) {
 		v2[c] = want[c] && host.on_v2[c];
 		if (want[c] && !v2[c] && !host.v1_base[c][0]) {
@@ -279,6 +281,13 @@ int sbx_cgroup_create(const char *task_id, const struct sbx_policy *p, struct sb
 			goto fail_v1;
 		}
 	}
+	if (cg->v2[0]) {
+		cg->v2fd = open(cg->v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cg->v2fd < 0) {
+			r = -errno;
+			goto fail;
+		}
+	}
 	r = set_limits(cg, p, v2);
 	if (r < 0) {
 		(void)fmt(reterr->detail, sizeof(reterr->detail), "setting cgroup limits");
@@ -295,18 +304,35 @@ fail:
 	return r;
 }
 
-int sbx_cgroup_attach(struct sbx_cgroup *cg, pid_t pid)
+int sbx_cgroup_clone_fd(const struct sbx_cgroup *cg)
 {
-	char buf[32];
-	int r;
+	return cg->v2fd;
+}
 
-	(void)fmt(buf, sizeof(buf), "%d", (int)pid);
-	if (cg->v2[0] && (r = write_at(cg->v2, "cgroup.procs", buf)) < 0)
-		return r;
-	for (int c = 0; c < _CTL_MAX; c++)
-		if (cg->v1[c][0] && (r = write_at(cg->v1[c], "cgroup.procs", buf)) < 0)
-			return r;
-	return 0;
+/*
+ * Runs in the child: moves its only thread into each v1 group by writing "0" to `tasks`.
+ * A process migration (cgroup.procs, or any pid but our own) takes the global
+ * cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period: ~10 ms per
+ * spawn. Moving the current thread skips that lock (kernel/cgroup/cgroup.c,
+ * cgroup_procs_write_start). v2 needs no move at all: clone3 places the child with
+ * CLONE_INTO_CGROUP.
+ */
+void sbx_cgroup_join_v1(const struct sbx_cgroup *cg, int report_fd)
+{
+	char path[PATH_MAX + 8];
+
+	for (int c = 0; c < _CTL_MAX; c++) {
+		size_t n = strlen(cg->v1[c]);
+		int fd;
+		if (n == 0)
+			continue;
+		memcpy(path, cg->v1[c], n);
+		memcpy(path + n, "/tasks", 7);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			sbx_child_fail(report_fd, "cgroup_join", errno ? errno : EIO);
+		(void)close(fd);
+	}
 }
 
 static bool read_counter(const char *dir, const char *file, const char *key)
@@ -368,6 +394,7 @@ struct sbx_cgroup *sbx_cgroup_destroy(struct sbx_cgroup *cg)
 {
 	if (!cg)
 		return NULL;
+	cg->v2fd = safe_close(cg->v2fd);
 	for (int c = 0; c < _CTL_MAX; c++)
 		if (cg->v1[c][0])
 			remove_group(cg->v1[c], false);

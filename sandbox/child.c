@@ -41,8 +41,10 @@ _Noreturn void sbx_child_main(const struct sbx_child *c)
 		sbx_child_fail(rfd, "dumpable", errno);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		sbx_child_fail(rfd, "pdeathsig", errno);
-	/* Wait for the parent to place us in our cgroup (and write id maps). EOF instead of
-	 * the byte means the parent died before PDEATHSIG was armed: leave. */
+	/* v2 placed us at clone time; v1 groups we join ourselves, before anything runs. */
+	sbx_cgroup_join_v1(c->cgroup, rfd);
+	/* Wait for the parent (id maps of a user namespace). EOF instead of the byte means
+	 * the parent died before PDEATHSIG was armed: leave. */
 	do
 		n = read(c->sync_fd, &go, 1);
 	while (n < 0 && errno == EINTR);

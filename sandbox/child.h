@@ -6,6 +6,7 @@
 
 struct sbx_child {
 	const struct sbx_mount_plan *mounts;
+	const struct sbx_cgroup *cgroup;
 	const char *hostname;
 	bool own_net;
 	bool userns;

@@ -18,22 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fd-util.h"
 #include "common/macro.h"
 #include "sandbox/internal.h"
-
-static int ensure_dir(const char *path)
-{
-	struct stat st;
-
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	if (lstat(path, &st) < 0)
-		return -errno;
-	/* Refuse a directory someone else could have planted (bubblewrap CVE-2019-12439). */
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022))
-		return -EPERM;
-	return 0;
-}
 
 int sbx_ids_lease(const char *runtime_dir, uint32_t base, uint32_t count,
 		  struct sbx_ids_lease *ret)
@@ -46,11 +33,11 @@ int sbx_ids_lease(const char *runtime_dir, uint32_t base, uint32_t count,
 		return -EINVAL;
 	if ((size_t)snprintf(dir, sizeof(dir), "%s", runtime_dir) >= sizeof(dir))
 		return -ENAMETOOLONG;
-	r = ensure_dir(dir);
+	r = sbx_fd_private_dir(dir);
 	if (r < 0)
 		return r;
 	(void)snprintf(dir, sizeof(dir), "%s/uids", runtime_dir);
-	r = ensure_dir(dir);
+	r = sbx_fd_private_dir(dir);
 	if (r < 0)
 		return r;
 

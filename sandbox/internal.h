@@ -102,7 +102,10 @@ void sbx_rlimits_apply(const struct sbx_rlimits *r, int report_fd);
 struct sbx_cgroup;
 int sbx_cgroup_create(const char *task_id, const struct sbx_policy *p, struct sbx_cgroup **ret,
 		      struct sbx_sandbox_error *reterr);
-int sbx_cgroup_attach(struct sbx_cgroup *cg, pid_t pid);
+/* The v2 group's fd for clone3's CLONE_INTO_CGROUP, or -1 (no v2 group). */
+int sbx_cgroup_clone_fd(const struct sbx_cgroup *cg);
+/* Child: joins the v1 groups (current thread only: no global lock). */
+void sbx_cgroup_join_v1(const struct sbx_cgroup *cg, int report_fd);
 /* Did the OOM killer fire inside? */
 bool sbx_cgroup_oom_killed(struct sbx_cgroup *cg);
 /* Kills whatever is left and removes the groups. NULL-safe; returns NULL. */

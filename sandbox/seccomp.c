@@ -26,6 +26,8 @@
 #include "sandbox/seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -311,6 +313,162 @@ int sbx_seccomp_export_bpf(const struct sbx_seccomp_prog *prog, unsigned index, 
 		return -EINVAL;
 	return sbx_fd_write_all(fd, prog->f[index].filter,
 				prog->f[index].len * sizeof(struct sock_filter));
+}
+
+/*
+ * The cache of compiled programs, for one-shot callers (`sbxctl exec` compiles the same
+ * profile on every run, and libseccomp's BPF generation is the largest part of its start-up;
+ * sbxd compiles once per policy load and needs none). An entry holds the exact key it was made
+ * for (libseccomp's version and every field of every rule) and is used only when the key is
+ * byte for byte the same, so a hash collision can never hand out another profile's filter.
+ * Entries live in a root-only directory (sbx_fd_private_dir), are written to a temporary file
+ * and renamed into place, and any read or format problem just means "compile".
+ */
+#define CACHE_MAGIC   "sbx-bpf-cache-1"
+#define CACHE_MAX     (256U * 1024U)
+#define KEY_MAX       (64U * 1024U)
+
+struct keybuf {
+	unsigned char b[KEY_MAX];
+	size_t n;
+	bool overflow;
+};
+
+static void key_put(struct keybuf *k, const void *p, size_t n)
+{
+	if (k->overflow || k->n + n > sizeof(k->b)) {
+		k->overflow = true;
+		return;
+	}
+	memcpy(k->b + k->n, p, n);
+	k->n += n;
+}
+
+static void make_key(const struct sbx_profile *p, struct keybuf *k)
+{
+	const struct scmp_version *v = seccomp_version();
+	int32_t hdr[5] = {(int32_t)v->major, (int32_t)v->minor, (int32_t)v->micro,
+			  (int32_t)p->default_action, p->default_errno};
+
+	k->n = 0;
+	k->overflow = false;
+	key_put(k, CACHE_MAGIC, sizeof(CACHE_MAGIC));
+	key_put(k, hdr, sizeof(hdr));
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const struct sbx_sc_rule *r = &p->rules[i];
+		int32_t rh[4] = {r->nr, (int32_t)r->action, r->errno_ret, (int32_t)r->n_args};
+		key_put(k, rh, sizeof(rh));
+		for (size_t j = 0; j < r->n_args; j++) {
+			uint64_t a[4] = {r->args[j].index, (uint64_t)r->args[j].op, r->args[j].value,
+					 r->args[j].mask};
+			key_put(k, a, sizeof(a));
+		}
+	}
+}
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Parses an entry: u32 key_len, key, u32 n, then per filter u16 len + instructions. */
+static int cache_parse(const unsigned char *d, size_t len, const struct keybuf *k,
+		       struct sbx_seccomp_prog *prog)
+{
+	size_t off = 0;
+	uint32_t klen, n;
+
+	if (len < 8)
+		return -EBADMSG;
+	memcpy(&klen, d, 4);
+	off = 4;
+	if (klen != k->n || len - off < klen || memcmp(d + off, k->b, klen) != 0)
+		return -ESTALE;
+	off += klen;
+	if (len - off < 4)
+		return -EBADMSG;
+	memcpy(&n, d + off, 4);
+	off += 4;
+	if (n == 0 || n > MAX_FILTERS)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < n; i++) {
+		uint16_t flen;
+		if (len - off < 2)
+			return -EBADMSG;
+		memcpy(&flen, d + off, 2);
+		off += 2;
+		if (flen == 0 || len - off < (size_t)flen * sizeof(struct sock_filter))
+			return -EBADMSG;
+		prog->f[i].filter = malloc((size_t)flen * sizeof(struct sock_filter));
+		if (!prog->f[i].filter)
+			return -ENOMEM;
+		memcpy(prog->f[i].filter, d + off, (size_t)flen * sizeof(struct sock_filter));
+		prog->f[i].len = flen;
+		prog->n = i + 1;
+		off += (size_t)flen * sizeof(struct sock_filter);
+	}
+	return off == len ? 0 : -EBADMSG;
+}
+
+static void cache_store(const char *dir, const char *path, const struct keybuf *k,
+			const struct sbx_seccomp_prog *prog)
+{
+	char tmp[4200];
+	uint32_t klen = (uint32_t)k->n, n = prog->n;
+	int fd, ok;
+
+	(void)snprintf(tmp, sizeof(tmp), "%s/.tmp-%d", dir, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	ok = sbx_fd_write_all(fd, &klen, 4) == 0 && sbx_fd_write_all(fd, k->b, k->n) == 0 &&
+	     sbx_fd_write_all(fd, &n, 4) == 0;
+	for (unsigned i = 0; ok && i < prog->n; i++) {
+		uint16_t flen = prog->f[i].len;
+		ok = sbx_fd_write_all(fd, &flen, 2) == 0 &&
+		     sbx_fd_write_all(fd, prog->f[i].filter, flen * sizeof(struct sock_filter)) == 0;
+	}
+	if (close(fd) < 0 || !ok || rename(tmp, path) < 0)
+		(void)unlink(tmp);
+}
+
+int sbx_seccomp_compile_cached(const struct sbx_profile *profile, const char *cache_dir,
+			       struct sbx_seccomp_prog **ret)
+{
+	_cleanup_free_ struct keybuf *k = calloc(1, sizeof(*k));
+	_cleanup_free_ char *data = NULL;
+	struct sbx_seccomp_prog *prog;
+	char path[4200];
+	size_t len;
+	int r;
+
+	if (!k || !profile || !cache_dir)
+		return sbx_seccomp_compile(profile, ret);
+	make_key(profile, k);
+	if (k->overflow || sbx_fd_private_dir(cache_dir) < 0)
+		return sbx_seccomp_compile(profile, ret);
+	(void)snprintf(path, sizeof(path), "%s/%016llx.bpf", cache_dir,
+		       (unsigned long long)fnv1a(k->b, k->n));
+	if (sbx_fd_read_file(path, CACHE_MAX, &data, &len) == 0) {
+		prog = calloc(1, sizeof(*prog));
+		if (!prog)
+			return -ENOMEM;
+		if (cache_parse((const unsigned char *)data, len, k, prog) == 0) {
+			*ret = prog;
+			return 0;
+		}
+		sbx_seccomp_free(prog);
+	}
+	r = sbx_seccomp_compile(profile, &prog);
+	if (r < 0)
+		return r;
+	cache_store(cache_dir, path, k, prog);
+	*ret = prog;
+	return 0;
 }
 
 struct sbx_seccomp_prog *sbx_seccomp_free(struct sbx_seccomp_prog *prog)

@@ -16,6 +16,11 @@ struct sbx_seccomp_prog;
 /* Compiles with libseccomp; x86_64 native, x32 syscall numbers and i386 kill the process.
  * -EINVAL for rules libseccomp refuses (the syscall named in the message via errno only). */
 int sbx_seccomp_compile(const struct sbx_profile *profile, struct sbx_seccomp_prog **ret);
+/* Like sbx_seccomp_compile, through a cache of compiled programs in cache_dir (created
+ * root-only; an entry is used only for a byte-identical profile and libseccomp version). Any
+ * cache problem falls back to compiling: the result is the same either way. */
+int sbx_seccomp_compile_cached(const struct sbx_profile *profile, const char *cache_dir,
+			       struct sbx_seccomp_prog **ret);
 /* Installs the filters on the calling thread (needs no_new_privs already set). Only syscalls:
  * callable between clone and execve. */
 int sbx_seccomp_install(const struct sbx_seccomp_prog *prog);

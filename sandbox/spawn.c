@@ -90,13 +90,19 @@ static int write_id_maps(pid_t pid, uid_t uid, uid_t init_uid)
 	return sbx_fd_write_string(AT_FDCWD, path, map);
 }
 
-static pid_t do_clone(const struct sbx_policy *p, int *ret_pidfd)
+static pid_t do_clone(const struct sbx_policy *p, int cgroup_fd, int *ret_pidfd)
 {
 	struct clone_args args = {
 		.flags = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS,
 		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
 		.exit_signal = SIGCHLD,
 	};
+
+	/* Born in its v2 group: no migration, no cgroup_threadgroup_rwsem write lock. */
+	if (cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_fd;
+	}
 
 	if (p->net != SBX_NET_HOST)
 		args.flags |= CLONE_NEWNET;
@@ -160,6 +166,7 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 
 	struct sbx_child child = {
 		.mounts = &plan,
+		.cgroup = sb->cg,
 		.hostname = p->hostname ? p->hostname : "sbx",
 		.own_net = p->net != SBX_NET_HOST,
 		.userns = p->user_namespace,
@@ -184,7 +191,7 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 
 	sigfillset(&all);
 	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
-	sb->pid = do_clone(p, &sb->pidfd);
+	sb->pid = do_clone(p, sbx_cgroup_clone_fd(sb->cg), &sb->pidfd);
 	if (sb->pid == 0)
 		sbx_child_main(&child);
 	r = sb->pid < 0 ? -errno : 0;
@@ -198,11 +205,6 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 	sb->report_fd = TAKE_FD(report[0]);
 	(void)fcntl(sb->report_fd, F_SETFL, O_NONBLOCK);
 
-	r = sbx_cgroup_attach(sb->cg, sb->pid);
-	if (r < 0) {
-		set_error(reterr, "cgroup_attach", r);
-		goto fail;
-	}
 	if (p->user_namespace && (r = write_id_maps(sb->pid, sb->lease.uid, sb->init_lease.uid)) < 0) {
 		set_error(reterr, "id_maps", r);
 		goto fail;

@@ -20,8 +20,8 @@ nfilters=$1 insns=$2
 
 # bwrap with what sbx's default policy does: every namespace but user, read-only /usr and
 # the merged-/usr links, /etc files, fresh /proc and /dev, tmpfs /tmp, a non-root uid with
-# no capabilities, a new session, death with its parent, and sbx's seccomp filters.
-bw="bwrap --unshare-pid --unshare-net --unshare-ipc --unshare-uts --unshare-cgroup \
+# no capabilities (bwrap needs a user namespace for --uid), a new session, death with its parent, and sbx's seccomp filters.
+bw="bwrap --unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts --unshare-cgroup \
  --die-with-parent --new-session --hostname sbx \
  --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 \
  --symlink usr/sbin /sbin --ro-bind /etc/hosts /etc/hosts --ro-bind /etc/resolv.conf /etc/resolv.conf \
@@ -31,18 +31,19 @@ bw="bwrap --unshare-pid --unshare-net --unshare-ipc --unshare-uts --unshare-cgro
 fdargs=""
 i=0
 while [ "$i" -lt "$nfilters" ]; do
-	fd=$((10 + i))
+	fd=$((3 + i))
 	fdargs="$fdargs --add-seccomp-fd $fd"
 	i=$((i + 1))
 done
 
 run_bwrap() {
-	# Each filter file is opened on its own fd for every run.
+	# Each filter file is opened on its own fd for every run (single-digit fds: dash).
 	cat >"$tmp/bw.sh" <<EOS
 #!/bin/sh
-exec $bw $fdargs /bin/true $(i=0; while [ "$i" -lt "$nfilters" ]; do printf ' %d<%s' $((10 + i)) "$tmp/filter.$i"; i=$((i + 1)); done)
+exec $bw $fdargs /bin/true $(i=0; while [ "$i" -lt "$nfilters" ]; do printf ' %d<%s' $((3 + i)) "$tmp/filter.$i"; i=$((i + 1)); done)
 EOS
 	chmod +x "$tmp/bw.sh"
+	"$tmp/bw.sh" >/dev/null 2>&1 || { echo "bench: bwrap fails here:"; cat "$tmp/bw.sh"; "$tmp/bw.sh"; } >&2
 	"$B/bench/spawn-bench" "$@" -- "$tmp/bw.sh"
 }
 
