@@ -15,6 +15,8 @@ SBINDIR  ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
 DATADIR  ?= $(PREFIX)/share
 UNITDIR  ?= /lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
 MANDIR   ?= $(DATADIR)/man
 DESTDIR  ?=
 
@@ -177,6 +179,13 @@ install: all
 	$(if $(SUP_SRCS),install -m 0755 $(B)/sbxd $(DESTDIR)$(SBINDIR)/sbxd)
 	install -m 0644 policy/default.json $(DESTDIR)$(SYSCONFDIR)/sbx/policies/default.json
 	install -m 0644 policy/profiles/*.json $(DESTDIR)$(SYSCONFDIR)/sbx/profiles/
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(DATADIR)/doc/sbx
+	sed 's|/usr/local/sbin/|$(SBINDIR)/|' systemd/sbxd.service > $(DESTDIR)$(UNITDIR)/sbxd.service
+	install -m 0644 systemd/sbxd.socket $(DESTDIR)$(UNITDIR)/sbxd.socket
+	install -m 0644 systemd/sbx.sysusers $(DESTDIR)$(SYSUSERSDIR)/sbx.conf
+	install -m 0644 systemd/sbx.tmpfiles $(DESTDIR)$(TMPFILESDIR)/sbx.conf
+	install -m 0644 README.md SECURITY.md docs/*.md $(DESTDIR)$(DATADIR)/doc/sbx/
 
 deps:
 	sh scripts/install-deps.sh
