@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Error lists for policy files: every problem of a file is collected (an operator fixes a
+ * file in one pass, not one error per run), each with file:line:col and the key path. Never
+ * logs: callers print the list (sbxctl on stderr, sbxd through its log).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/internal.h"
+
+void sbx_diags_clear(struct sbx_diags *d)
+{
+	if (!d)
+		return;
+	free(d->v);
+	d->v = NULL;
+	d->n = 0;
+}
+
+int sbx_diag_format(const struct sbx_diag *d, char *buf, size_t len)
+{
+	char pos[32] = "";
+	int n;
+
+	if (d->line > 0)
+		(void)snprintf(pos, sizeof(pos), ":%d:%d", d->line, d->col);
+	if (d->key[0])
+		n = snprintf(buf, len, "%s%s: %s: %s", d->file, pos, d->key, d->msg);
+	else
+		n = snprintf(buf, len, "%s%s: %s", d->file, pos, d->msg);
+	if (n < 0)
+		return -EINVAL;
+	return (size_t)n >= len ? -ENOBUFS : n;
+}
+
+void sbx_diag_addv(struct sbx_diags *d, unsigned *n_err, const char *file, int line, int col,
+		   const char *key, const char *fmt, va_list ap)
+{
+	struct sbx_diag *v, *x;
+
+	if (n_err)
+		(*n_err)++;
+	if (!d)
+		return;
+	v = reallocarray(d->v, d->n + 1, sizeof(*v));
+	if (!v)
+		return; /* the load fails anyway: the error was counted */
+	d->v = v;
+	x = &v[d->n++];
+	memset(x, 0, sizeof(*x));
+	(void)snprintf(x->file, sizeof(x->file), "%s", file ? file : "<policy>");
+	x->line = line;
+	x->col = col;
+	(void)snprintf(x->key, sizeof(x->key), "%s", key ? key : "");
+	(void)vsnprintf(x->msg, sizeof(x->msg), fmt, ap);
+}
+
+void sbx_diag_add(struct sbx_diags *d, unsigned *n_err, const char *file, int line, int col,
+		  const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sbx_diag_addv(d, n_err, file, line, col, key, fmt, ap);
+	va_end(ap);
+}
+
+void sbx_diag_key(const struct sbx_jpath_seg *path, size_t n, char *buf, size_t size)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && at < size; i++) {
+		int k;
+		if (path[i].key)
+			k = snprintf(buf + at, size - at, "%s%s", i ? "." : "", path[i].key);
+		else
+			k = snprintf(buf + at, size - at, "[%zu]", path[i].index);
+		if (k < 0)
+			return;
+		at += (size_t)k;
+	}
+}
+
+void sbx_diag_push_key(struct sbx_pctx *c, const char *key)
+{
+	if (c->depth < SBX_JPATH_MAX)
+		c->path[c->depth] = (struct sbx_jpath_seg){.key = key};
+	c->depth++;
+}
+
+void sbx_diag_push_index(struct sbx_pctx *c, size_t index)
+{
+	if (c->depth < SBX_JPATH_MAX)
+		c->path[c->depth] = (struct sbx_jpath_seg){.index = index};
+	c->depth++;
+}
+
+void sbx_diag_pop(struct sbx_pctx *c)
+{
+	if (c->depth > 0)
+		c->depth--;
+}
+
+void sbx_diag_here(struct sbx_pctx *c, bool at_key, const char *fmt, ...)
+{
+	size_t n = c->depth < SBX_JPATH_MAX ? c->depth : SBX_JPATH_MAX;
+	char key[sizeof(((struct sbx_diag *)NULL)->key)];
+	int line = 0, col = 0;
+	va_list ap;
+
+	sbx_diag_key(c->path, n, key, sizeof(key));
+	if (c->text)
+		(void)sbx_jsonpos_find(c->text, c->len, c->path, n, at_key, &line, &col);
+	va_start(ap, fmt);
+	sbx_diag_addv(c->diags, &c->n_err, c->file, line, col, key, fmt, ap);
+	va_end(ap);
+}
