@@ -68,6 +68,50 @@ void sbx_diag_add(struct sbx_diags *d, unsigned *n_err, const char *file, int li
 	va_end(ap);
 }
 
+void sbx_diag_sort(struct sbx_diags *d, size_t from)
+{
+	if (!d)
+		return;
+	for (size_t i = from + 1; i < d->n; i++) {
+		struct sbx_diag x = d->v[i];
+		size_t j = i;
+		while (j > from && (d->v[j - 1].line > x.line ||
+				    (d->v[j - 1].line == x.line && d->v[j - 1].col > x.col))) {
+			d->v[j] = d->v[j - 1];
+			j--;
+		}
+		d->v[j] = x;
+	}
+}
+
+static const char *scaled(uint64_t v, const uint64_t *mult, const char *const *unit, size_t n,
+			  const char *plain, char buf[32])
+{
+	for (size_t i = 0; i < n; i++)
+		if (v && v % mult[i] == 0) {
+			(void)snprintf(buf, 32, "%llu%s", (unsigned long long)(v / mult[i]), unit[i]);
+			return buf;
+		}
+	(void)snprintf(buf, 32, "%llu%s", (unsigned long long)v, plain);
+	return buf;
+}
+
+const char *sbx_diag_size(uint64_t bytes, char buf[32])
+{
+	static const uint64_t mult[] = {1ULL << 40, 1ULL << 30, 1ULL << 20, 1ULL << 10};
+	static const char *const unit[] = {"T", "G", "M", "K"};
+
+	return scaled(bytes, mult, unit, ARRAY_SIZE(mult), " bytes", buf);
+}
+
+const char *sbx_diag_ms(uint64_t ms, char buf[32])
+{
+	static const uint64_t mult[] = {3600000, 60000, 1000};
+	static const char *const unit[] = {"h", "m", "s"};
+
+	return scaled(ms, mult, unit, ARRAY_SIZE(mult), "ms", buf);
+}
+
 void sbx_diag_key(const struct sbx_jpath_seg *path, size_t n, char *buf, size_t size)
 {
 	size_t at = 0;

@@ -19,244 +19,28 @@
 #define PID_MAX_LIMIT	4194304 /* the kernel's ceiling for pid_max */
 #define CPU_MAX_CORES	1024
 
-typedef void (*field_fn)(struct sbx_pctx *c, json_t *v, void *target);
-struct field {
-	const char *key;
-	field_fn fn;
-};
-
-static char *dup_or_oom(struct sbx_pctx *c, const char *s)
-{
-	char *d = strdup(s);
-
-	if (!d && !c->oom) {
-		c->oom = true;
-		sbx_diag_here(c, false, "out of memory");
-	}
-	return d;
-}
-
-/* The closest known key, for "did you mean" (edit distance at most 2). */
-static const char *suggest(const char *key, const struct field *f, size_t n)
-{
-	const char *best = NULL;
-	size_t best_d = 3;
-
-	for (size_t i = 0; i < n; i++) {
-		size_t a = strlen(key), b = strlen(f[i].key), row[64];
-		if (a >= 63 || b >= 63)
-			continue;
-		for (size_t j = 0; j <= b; j++)
-			row[j] = j;
-		for (size_t x = 1; x <= a; x++) {
-			size_t prev = row[0]++;
-			for (size_t y = 1; y <= b; y++) {
-				size_t cur = row[y], sub = prev + (key[x - 1] != f[i].key[y - 1]);
-				row[y] = cur + 1 < row[y - 1] + 1 ? cur + 1 : row[y - 1] + 1;
-				if (sub < row[y])
-					row[y] = sub;
-				prev = cur;
-			}
-		}
-		if (row[b] < best_d) {
-			best_d = row[b];
-			best = f[i].key;
-		}
-	}
-	return best;
-}
-
-static bool walk(struct sbx_pctx *c, json_t *obj, const struct field *f, size_t n, void *target)
-{
-	const char *key;
-	json_t *v;
-
-	if (!json_is_object(obj)) {
-		sbx_diag_here(c, false, "must be an object");
-		return false;
-	}
-	json_object_foreach (obj, key, v) {
-		size_t i = 0;
-		while (i < n && strcmp(f[i].key, key) != 0)
-			i++;
-		sbx_diag_push_key(c, key);
-		if (i < n) {
-			f[i].fn(c, v, target);
-		} else {
-			const char *s = suggest(key, f, n);
-			sbx_diag_here(c, true, "unknown key '%s'%s%s%s", key,
-				      s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
-		}
-		sbx_diag_pop(c);
-	}
-	return true;
-}
-
-static bool get_string(struct sbx_pctx *c, json_t *v, char **ret)
-{
-	char *s;
-
-	if (!json_is_string(v)) {
-		sbx_diag_here(c, false, "must be a string");
-		return false;
-	}
-	s = dup_or_oom(c, json_string_value(v));
-	if (!s)
-		return false;
-	free(*ret);
-	*ret = s;
-	return true;
-}
-
-/* A string that must pass a rule (validate.c); *ret is replaced only when it does. */
-static bool get_checked(struct sbx_pctx *c, json_t *v, const char *(*rule)(const char *),
-			char **ret)
-{
-	const char *e;
-
-	if (!json_is_string(v)) {
-		sbx_diag_here(c, false, "must be a string");
-		return false;
-	}
-	e = rule(json_string_value(v));
-	if (e) {
-		sbx_diag_here(c, false, "'%s' %s", json_string_value(v), e);
-		return false;
-	}
-	return get_string(c, v, ret);
-}
-
-static void get_bool(struct sbx_pctx *c, json_t *v, bool *ret)
-{
-	if (!json_is_boolean(v))
-		sbx_diag_here(c, false, "must be true or false");
-	else
-		*ret = json_is_true(v);
-}
-
-static bool get_count(struct sbx_pctx *c, json_t *v, uint64_t min, uint64_t max, uint64_t *ret)
-{
-	json_int_t i;
-
-	if (!json_is_integer(v)) {
-		sbx_diag_here(c, false, "must be an integer");
-		return false;
-	}
-	i = json_integer_value(v);
-	if (i < 0 || (uint64_t)i < min || (uint64_t)i > max) {
-		sbx_diag_here(c, false, "%lld is out of range (%llu to %llu)", (long long)i,
-			      (unsigned long long)min, (unsigned long long)max);
-		return false;
-	}
-	*ret = (uint64_t)i;
-	return true;
-}
-
-/* Bytes, as an integer or a string ("64M", "1G"); at least min. */
-static bool get_size(struct sbx_pctx *c, json_t *v, uint64_t min, uint64_t *ret)
-{
-	uint64_t x;
-
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		x = (uint64_t)json_integer_value(v);
-	} else if (!json_is_string(v) || sbx_parse_size(json_string_value(v), &x) < 0) {
-		sbx_diag_here(c, false, "must be a size: bytes, or a string like \"64M\" or \"1G\"");
-		return false;
-	}
-	if (x < min) {
-		sbx_diag_here(c, false, "%llu bytes is too small (at least %llu)",
-			      (unsigned long long)x, (unsigned long long)min);
-		return false;
-	}
-	*ret = x;
-	return true;
-}
-
-/* Milliseconds, as an integer or a string ("30s", "5m"); more than 0. */
-static bool get_duration(struct sbx_pctx *c, json_t *v, uint64_t *ret_ms)
-{
-	uint64_t x;
-
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		x = (uint64_t)json_integer_value(v);
-	} else if (!json_is_string(v) || sbx_parse_duration_ms(json_string_value(v), &x) < 0) {
-		sbx_diag_here(c, false,
-			      "must be a duration: milliseconds, or a string like \"30s\" or \"5m\"");
-		return false;
-	}
-	if (x == 0) {
-		sbx_diag_here(c, false, "must be more than 0");
-		return false;
-	}
-	*ret_ms = x;
-	return true;
-}
-
-static bool is_max(json_t *v)
-{
-	return json_is_string(v) && strcmp(json_string_value(v), "max") == 0;
-}
-
-/* An array of strings, each passing rule, none twice. */
-static void get_list(struct sbx_pctx *c, json_t *v, const char *(*rule)(const char *),
-		     char ***ret, size_t *ret_n)
-{
-	json_t *e;
-	size_t i;
-
-	if (!json_is_array(v)) {
-		sbx_diag_here(c, false, "must be an array of strings");
-		return;
-	}
-	for (size_t k = 0; k < *ret_n; k++)
-		free((*ret)[k]);
-	free(*ret);
-	*ret_n = 0;
-	*ret = calloc(json_array_size(v) + 1, sizeof(char *));
-	if (!*ret) {
-		c->oom = true;
-		sbx_diag_here(c, false, "out of memory");
-		return;
-	}
-	json_array_foreach (v, i, e) {
-		char *s = NULL;
-		sbx_diag_push_index(c, i);
-		if (get_checked(c, e, rule, &s)) {
-			for (size_t k = 0; k < *ret_n && s; k++)
-				if (strcmp((*ret)[k], s) == 0) {
-					sbx_diag_here(c, false, "'%s' is listed twice", s);
-					free(s);
-					s = NULL;
-				}
-			if (s)
-				(*ret)[(*ret_n)++] = s;
-		}
-		sbx_diag_pop(c);
-	}
-}
-
 /* ---------------------------------------------------------------------------- binds */
 
 static void bind_source(struct sbx_pctx *c, json_t *v, void *t)
 {
-	(void)get_checked(c, v, sbx_validate_bind_source, &((struct sbx_bind *)t)->source);
+	(void)sbx_values_checked(c, v, sbx_validate_bind_source, &((struct sbx_bind *)t)->source);
 }
 static void bind_target(struct sbx_pctx *c, json_t *v, void *t)
 {
-	(void)get_checked(c, v, sbx_validate_mount_target, &((struct sbx_bind *)t)->target);
+	(void)sbx_values_checked(c, v, sbx_validate_mount_target, &((struct sbx_bind *)t)->target);
 }
 static void bind_rw(struct sbx_pctx *c, json_t *v, void *t)
 {
-	get_bool(c, v, &((struct sbx_bind *)t)->rw);
+	sbx_values_bool(c, v, &((struct sbx_bind *)t)->rw);
 }
 static void bind_optional(struct sbx_pctx *c, json_t *v, void *t)
 {
-	get_bool(c, v, &((struct sbx_bind *)t)->optional);
+	sbx_values_bool(c, v, &((struct sbx_bind *)t)->optional);
 }
 
 static void parse_binds(struct sbx_pctx *c, json_t *v, void *t)
 {
-	static const struct field fields[] = {
+	static const struct sbx_field fields[] = {
 		{"source", bind_source},
 		{"target", bind_target},
 		{"rw", bind_rw},
@@ -278,7 +62,7 @@ static void parse_binds(struct sbx_pctx *c, json_t *v, void *t)
 	json_array_foreach (v, i, e) {
 		struct sbx_bind *b = &p->binds[p->n_binds++];
 		sbx_diag_push_index(c, i);
-		if (walk(c, e, fields, ARRAY_SIZE(fields), b) && !json_object_get(e, "source")) {
+		if (sbx_values_walk(c, e, fields, ARRAY_SIZE(fields), b) && !json_object_get(e, "source")) {
 			sbx_diag_push_key(c, "source");
 			sbx_diag_here(c, false, "missing: every bind needs a source");
 			sbx_diag_pop(c);
@@ -291,7 +75,7 @@ static void parse_binds(struct sbx_pctx *c, json_t *v, void *t)
 				sbx_diag_here(c, false, "'%s' %s (as the target, which defaults "
 							"to the source)", b->source, err);
 			else
-				b->target = dup_or_oom(c, b->source);
+				b->target = sbx_values_strdup(c, b->source);
 			sbx_diag_pop(c);
 		}
 		/* An incomplete entry stays (with NULLs) so indices match the file's; it is
@@ -304,11 +88,11 @@ static void parse_binds(struct sbx_pctx *c, json_t *v, void *t)
 
 static void tmpfs_target(struct sbx_pctx *c, json_t *v, void *t)
 {
-	(void)get_checked(c, v, sbx_validate_mount_target, &((struct sbx_tmpfs *)t)->target);
+	(void)sbx_values_checked(c, v, sbx_validate_mount_target, &((struct sbx_tmpfs *)t)->target);
 }
 static void tmpfs_size(struct sbx_pctx *c, json_t *v, void *t)
 {
-	(void)get_size(c, v, 1, &((struct sbx_tmpfs *)t)->size);
+	(void)sbx_values_size(c, v, 1, &((struct sbx_tmpfs *)t)->size);
 }
 static void tmpfs_mode(struct sbx_pctx *c, json_t *v, void *t)
 {
@@ -327,7 +111,7 @@ static void tmpfs_mode(struct sbx_pctx *c, json_t *v, void *t)
 
 static void parse_tmpfs(struct sbx_pctx *c, json_t *v, void *t)
 {
-	static const struct field fields[] = {
+	static const struct sbx_field fields[] = {
 		{"target", tmpfs_target},
 		{"size", tmpfs_size},
 		{"mode", tmpfs_mode},
@@ -350,7 +134,7 @@ static void parse_tmpfs(struct sbx_pctx *c, json_t *v, void *t)
 		m->size = 64 * MIB;
 		m->mode = 01777;
 		sbx_diag_push_index(c, i);
-		if (walk(c, e, fields, ARRAY_SIZE(fields), m) && !json_object_get(e, "target")) {
+		if (sbx_values_walk(c, e, fields, ARRAY_SIZE(fields), m) && !json_object_get(e, "target")) {
 			sbx_diag_push_key(c, "target");
 			sbx_diag_here(c, false, "missing: every tmpfs needs a target");
 			sbx_diag_pop(c);
@@ -383,12 +167,12 @@ static void network_mode(struct sbx_pctx *c, json_t *v, void *t)
 static void network_allow(struct sbx_pctx *c, json_t *v, void *t)
 {
 	struct sbx_policy *p = t;
-	get_list(c, v, sbx_validate_allow, &p->net_allow, &p->n_net_allow);
+	sbx_values_list(c, v, sbx_validate_allow, &p->net_allow, &p->n_net_allow);
 }
 
 static void parse_network(struct sbx_pctx *c, json_t *v, void *t)
 {
-	static const struct field fields[] = {{"mode", network_mode}, {"allow", network_allow}};
+	static const struct sbx_field fields[] = {{"mode", network_mode}, {"allow", network_allow}};
 	struct sbx_policy *p = t;
 	json_t *allow;
 
@@ -400,7 +184,7 @@ static void parse_network(struct sbx_pctx *c, json_t *v, void *t)
 		sbx_diag_here(c, false, "must be \"none\", \"host\", \"proxy\" or {\"mode\", \"allow\"}");
 		return;
 	}
-	(void)walk(c, v, fields, ARRAY_SIZE(fields), p);
+	(void)sbx_values_walk(c, v, fields, ARRAY_SIZE(fields), p);
 	allow = json_object_get(v, "allow");
 	sbx_diag_push_key(c, "allow");
 	if (p->net != SBX_NET_PROXY && allow)
@@ -416,25 +200,25 @@ static void rlimit(struct sbx_pctx *c, json_t *v, uint64_t *lim, enum sbx_rlimit
 {
 	switch (k) {
 	case SBX_RLIMIT_NOFILE:
-		(void)get_count(c, v, 1, UINT32_MAX, &lim[k]);
+		(void)sbx_values_count(c, v, 1, UINT32_MAX, &lim[k]);
 		break;
 	case SBX_RLIMIT_NPROC:
-		(void)get_count(c, v, 1, PID_MAX_LIMIT, &lim[k]);
+		(void)sbx_values_count(c, v, 1, PID_MAX_LIMIT, &lim[k]);
 		break;
 	case SBX_RLIMIT_CPU: {
 		uint64_t ms;
-		if (get_duration(c, v, &ms))
+		if (sbx_values_duration(c, v, &ms))
 			lim[k] = json_is_integer(v) ? ms : (ms + 999) / 1000;
 		break;
 	}
 	case SBX_RLIMIT_AS:
-		(void)get_size(c, v, 16 * MIB, &lim[k]);
+		(void)sbx_values_size(c, v, 16 * MIB, &lim[k]);
 		break;
 	case SBX_RLIMIT_STACK:
-		(void)get_size(c, v, 64 * 1024, &lim[k]);
+		(void)sbx_values_size(c, v, 64 * 1024, &lim[k]);
 		break;
 	default: /* FSIZE, MEMLOCK: 0 is a real limit (no file growth, nothing locked) */
-		(void)get_size(c, v, 0, &lim[k]);
+		(void)sbx_values_size(c, v, 0, &lim[k]);
 		break;
 	}
 }
@@ -461,36 +245,36 @@ static void rl_core(struct sbx_pctx *c, json_t *v, void *t)
 
 static void parse_rlimits(struct sbx_pctx *c, json_t *v, void *t)
 {
-	static const struct field fields[] = {
+	static const struct sbx_field fields[] = {
 		{"nofile", rl_nofile}, {"nproc", rl_nproc},   {"fsize", rl_fsize},
 		{"cpu", rl_cpu},       {"as", rl_as},         {"stack", rl_stack},
 		{"memlock", rl_memlock}, {"core", rl_core},
 	};
-	(void)walk(c, v, fields, ARRAY_SIZE(fields), t);
+	(void)sbx_values_walk(c, v, fields, ARRAY_SIZE(fields), t);
 }
 
 static void cg_memory(struct sbx_pctx *c, json_t *v, void *t)
 {
 	struct sbx_policy *p = t;
-	if (is_max(v))
+	if (sbx_values_is_max(v))
 		p->memory_max = 0;
 	else
-		(void)get_size(c, v, MIB, &p->memory_max);
+		(void)sbx_values_size(c, v, MIB, &p->memory_max);
 }
 static void cg_pids(struct sbx_pctx *c, json_t *v, void *t)
 {
 	struct sbx_policy *p = t;
-	if (is_max(v))
+	if (sbx_values_is_max(v))
 		p->pids_max = 0;
 	else
-		(void)get_count(c, v, 1, PID_MAX_LIMIT, &p->pids_max);
+		(void)sbx_values_count(c, v, 1, PID_MAX_LIMIT, &p->pids_max);
 }
 static void cg_cpu(struct sbx_pctx *c, json_t *v, void *t)
 {
 	struct sbx_policy *p = t;
 	double cores = json_number_value(v);
 
-	if (is_max(v)) {
+	if (sbx_values_is_max(v)) {
 		p->cpu_millis = 0;
 	} else if (!json_is_number(v)) {
 		sbx_diag_here(c, false, "must be a number of cores (like 1.0 or 0.5) or \"max\"");
@@ -504,28 +288,28 @@ static void cg_cpu(struct sbx_pctx *c, json_t *v, void *t)
 
 static void parse_cgroup(struct sbx_pctx *c, json_t *v, void *t)
 {
-	static const struct field fields[] = {
+	static const struct sbx_field fields[] = {
 		{"memory", cg_memory}, {"pids", cg_pids}, {"cpu", cg_cpu}};
-	(void)walk(c, v, fields, ARRAY_SIZE(fields), t);
+	(void)sbx_values_walk(c, v, fields, ARRAY_SIZE(fields), t);
 }
 
 /* ------------------------------------------------------------------ everything else */
 
 static void timeout_default(struct sbx_pctx *c, json_t *v, void *t)
 {
-	(void)get_duration(c, v, &((struct sbx_policy *)t)->timeout_default_ms);
+	(void)sbx_values_duration(c, v, &((struct sbx_policy *)t)->timeout_default_ms);
 }
 static void timeout_max(struct sbx_pctx *c, json_t *v, void *t)
 {
-	(void)get_duration(c, v, &((struct sbx_policy *)t)->timeout_max_ms);
+	(void)sbx_values_duration(c, v, &((struct sbx_policy *)t)->timeout_max_ms);
 }
 
 static void parse_timeout(struct sbx_pctx *c, json_t *v, void *t)
 {
-	static const struct field fields[] = {{"default", timeout_default}, {"max", timeout_max}};
+	static const struct sbx_field fields[] = {{"default", timeout_default}, {"max", timeout_max}};
 	struct sbx_policy *p = t;
 
-	if (!walk(c, v, fields, ARRAY_SIZE(fields), t))
+	if (!sbx_values_walk(c, v, fields, ARRAY_SIZE(fields), t))
 		return;
 	/* One of the two given: the other follows it (default at most 60 s, max at least 1 h). */
 	if (!json_object_get(v, "default"))
@@ -554,7 +338,7 @@ static void clients_uids(struct sbx_pctx *c, json_t *v, void *t)
 	json_array_foreach (v, i, e) {
 		uint64_t u;
 		sbx_diag_push_index(c, i);
-		if (get_count(c, e, 0, UINT32_MAX - 1, &u)) {
+		if (sbx_values_count(c, e, 0, UINT32_MAX - 1, &u)) {
 			bool twice = false;
 			for (size_t k = 0; k < p->n_uids; k++)
 				twice = twice || p->uids[k] == (uid_t)u;
@@ -569,27 +353,27 @@ static void clients_uids(struct sbx_pctx *c, json_t *v, void *t)
 static void clients_groups(struct sbx_pctx *c, json_t *v, void *t)
 {
 	struct sbx_policy *p = t;
-	get_list(c, v, sbx_validate_group, &p->groups, &p->n_groups);
+	sbx_values_list(c, v, sbx_validate_group, &p->groups, &p->n_groups);
 }
 
 static void output_max(struct sbx_pctx *c, json_t *v, void *t)
 {
-	(void)get_size(c, v, 1024, &((struct sbx_policy *)t)->output_max);
+	(void)sbx_values_size(c, v, 1024, &((struct sbx_policy *)t)->output_max);
 }
 static void output_redact(struct sbx_pctx *c, json_t *v, void *t)
 {
-	get_bool(c, v, &((struct sbx_policy *)t)->redact);
+	sbx_values_bool(c, v, &((struct sbx_policy *)t)->redact);
 }
 
 static void parse_clients(struct sbx_pctx *c, json_t *v, void *t)
 {
-	static const struct field fields[] = {{"uids", clients_uids}, {"groups", clients_groups}};
-	(void)walk(c, v, fields, ARRAY_SIZE(fields), t);
+	static const struct sbx_field fields[] = {{"uids", clients_uids}, {"groups", clients_groups}};
+	(void)sbx_values_walk(c, v, fields, ARRAY_SIZE(fields), t);
 }
 static void parse_output(struct sbx_pctx *c, json_t *v, void *t)
 {
-	static const struct field fields[] = {{"max", output_max}, {"redact", output_redact}};
-	(void)walk(c, v, fields, ARRAY_SIZE(fields), t);
+	static const struct sbx_field fields[] = {{"max", output_max}, {"redact", output_redact}};
+	(void)sbx_values_walk(c, v, fields, ARRAY_SIZE(fields), t);
 }
 
 static const char *any_text(const char *s)
@@ -616,7 +400,7 @@ static const char *cwd_path(const char *s)
 #define STRING_FIELD(fn, member, rule)                                                             \
 	static void fn(struct sbx_pctx *c, json_t *v, void *t)                                     \
 	{                                                                                          \
-		(void)get_checked(c, v, rule, &((struct sbx_policy *)t)->member);                  \
+		(void)sbx_values_checked(c, v, rule, &((struct sbx_policy *)t)->member);                  \
 	}
 STRING_FIELD(parse_description, description, any_text)
 STRING_FIELD(parse_seccomp, seccomp, seccomp_ref)
@@ -625,20 +409,20 @@ STRING_FIELD(parse_cwd, cwd, cwd_path)
 
 static void parse_userns(struct sbx_pctx *c, json_t *v, void *t)
 {
-	get_bool(c, v, &((struct sbx_policy *)t)->user_namespace);
+	sbx_values_bool(c, v, &((struct sbx_policy *)t)->user_namespace);
 }
 static void parse_secrets(struct sbx_pctx *c, json_t *v, void *t)
 {
 	struct sbx_policy *p = t;
-	get_list(c, v, sbx_validate_secret, &p->secrets, &p->n_secrets);
+	sbx_values_list(c, v, sbx_validate_secret, &p->secrets, &p->n_secrets);
 }
 static void parse_env(struct sbx_pctx *c, json_t *v, void *t)
 {
 	struct sbx_policy *p = t;
-	get_list(c, v, sbx_validate_env, &p->env, &p->n_env);
+	sbx_values_list(c, v, sbx_validate_env, &p->env, &p->n_env);
 }
 
-static const struct field top_fields[] = {
+static const struct sbx_field top_fields[] = {
 	{"description", parse_description},
 	{"binds", parse_binds},
 	{"tmpfs", parse_tmpfs},
@@ -658,5 +442,5 @@ static const struct field top_fields[] = {
 
 void sbx_fields_parse(struct sbx_pctx *c, struct json_t *root, struct sbx_policy *p)
 {
-	(void)walk(c, root, top_fields, ARRAY_SIZE(top_fields), p);
+	(void)sbx_values_walk(c, root, top_fields, ARRAY_SIZE(top_fields), p);
 }

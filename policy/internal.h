@@ -46,6 +46,11 @@ void sbx_diag_add(struct sbx_diags *d, unsigned *n_err, const char *file, int li
 		  const char *key, const char *fmt, ...) _printf_(7, 8);
 void sbx_diag_addv(struct sbx_diags *d, unsigned *n_err, const char *file, int line, int col,
 		   const char *key, const char *fmt, va_list ap) _printf_(7, 0);
+/* Orders v[from..n) by position, keeping the order of equal ones (file order for a reader). */
+void sbx_diag_sort(struct sbx_diags *d, size_t from);
+/* "64M", "1G", "1000 bytes"; "30s", "5m", "250ms": for messages, into buf[32]. */
+const char *sbx_diag_size(uint64_t bytes, char buf[32]);
+const char *sbx_diag_ms(uint64_t ms, char buf[32]);
 /* "binds[2].target" from a path. */
 void sbx_diag_key(const struct sbx_jpath_seg *path, size_t n, char *buf, size_t size);
 /* Step into a key or an index of the current value; pop leaves it. Past SBX_JPATH_MAX the
@@ -59,6 +64,33 @@ void sbx_diag_here(struct sbx_pctx *c, bool at_key, const char *fmt, ...) _print
 /* fields.c: walks the root object of a file into p (which holds the defaults already). */
 struct json_t;
 void sbx_fields_parse(struct sbx_pctx *c, struct json_t *root, struct sbx_policy *p);
+
+/* values.c: typed reads. On a wrong value each adds a diag at the current path, leaves its
+ * target unchanged and returns false. */
+typedef void (*sbx_field_cb)(struct sbx_pctx *c, struct json_t *v, void *target);
+struct sbx_field {
+	const char *key;
+	sbx_field_cb fn;
+};
+/* Calls the handler of each key of obj (an object, else a diag); unknown keys are errors. */
+bool sbx_values_walk(struct sbx_pctx *c, struct json_t *obj, const struct sbx_field *f, size_t n,
+		     void *target);
+char *sbx_values_strdup(struct sbx_pctx *c, const char *s);
+bool sbx_values_string(struct sbx_pctx *c, struct json_t *v, char **ret);
+/* A string passing rule (validate.c); *ret replaced (the old one freed) only when it does. */
+bool sbx_values_checked(struct sbx_pctx *c, struct json_t *v, const char *(*rule)(const char *),
+			char **ret);
+void sbx_values_bool(struct sbx_pctx *c, struct json_t *v, bool *ret);
+bool sbx_values_count(struct sbx_pctx *c, struct json_t *v, uint64_t min, uint64_t max,
+		      uint64_t *ret);
+/* Bytes: an integer or "64M"; at least min. */
+bool sbx_values_size(struct sbx_pctx *c, struct json_t *v, uint64_t min, uint64_t *ret);
+/* Milliseconds: an integer or "30s"; more than 0. */
+bool sbx_values_duration(struct sbx_pctx *c, struct json_t *v, uint64_t *ret_ms);
+bool sbx_values_is_max(struct json_t *v);
+/* An array of strings, each passing rule, none twice; replaces *ret. */
+void sbx_values_list(struct sbx_pctx *c, struct json_t *v, const char *(*rule)(const char *),
+		     char ***ret, size_t *ret_n);
 
 /* validate.c: the rules. Each returns NULL when s is acceptable, else a message (static). */
 const char *sbx_validate_path(const char *s);

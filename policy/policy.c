@@ -106,6 +106,7 @@ int sbx_policy_load_data(const char *data, size_t len, const char *path, const c
 	_cleanup_(jsonp) json_t *root = NULL;
 	struct sbx_pctx c = {.file = path ? path : "<policy>", .text = data, .len = len,
 			     .diags = diags};
+	size_t first = diags ? diags->n : 0;
 	json_error_t err;
 	const char *e;
 
@@ -141,6 +142,7 @@ int sbx_policy_load_data(const char *data, size_t len, const char *path, const c
 		return -ENOMEM;
 	/* Cross-key checks run even after errors: they skip entries that failed their own. */
 	sbx_validate_policy(&c, p);
+	sbx_diag_sort(diags, first);
 	if (c.n_err > 0)
 		return -EINVAL;
 	*ret_policy = TAKE_PTR(p);

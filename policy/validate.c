@@ -424,11 +424,11 @@ void sbx_validate_policy(struct sbx_pctx *c, const struct sbx_policy *p)
 	check_overlaps(c, p);
 	check_nofile(c, p);
 	if (p->timeout_max_ms && p->timeout_default_ms > p->timeout_max_ms) {
+		char a[32], b[32];
 		sbx_diag_push_key(c, "timeout");
 		sbx_diag_push_key(c, "default");
-		sbx_diag_here(c, false, "%llums is above timeout.max (%llums)",
-			      (unsigned long long)p->timeout_default_ms,
-			      (unsigned long long)p->timeout_max_ms);
+		sbx_diag_here(c, false, "%s is above timeout.max (%s)",
+			      sbx_diag_ms(p->timeout_default_ms, a), sbx_diag_ms(p->timeout_max_ms, b));
 		c->depth -= 2;
 	}
 	for (size_t i = 0; i < p->n_env; i++)
