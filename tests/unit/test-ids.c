@@ -79,11 +79,12 @@ Test(ids, refuses_a_planted_directory)
 Test(ids, concurrent_processes_never_share)
 {
 	enum { N = 16 };
-	int go[2], res[2];
+	int go[2], hold[2], res[2];
 	uid_t seen[N];
 	pid_t kids[N];
 
 	cr_assert(eq(int, pipe(go), 0));
+	cr_assert(eq(int, pipe(hold), 0));
 	cr_assert(eq(int, pipe(res), 0));
 	for (int i = 0; i < N; i++) {
 		kids[i] = fork();
@@ -92,21 +93,24 @@ Test(ids, concurrent_processes_never_share)
 			struct sbx_ids_lease l;
 			char c;
 			(void)close(go[1]);
+			(void)close(hold[1]);
 			(void)!read(go[0], &c, 1); /* start together */
 			if (sbx_ids_lease(dir, 310000, N, &l) < 0)
 				_exit(1);
 			(void)!write(res[1], &l.uid, sizeof(l.uid));
-			(void)!read(go[0], &c, 1); /* hold until the parent closes go */
+			(void)!read(hold[0], &c, 1); /* hold the lease until the parent closes hold */
 			_exit(0);
 		}
 	}
 	(void)close(go[0]);
+	(void)close(hold[0]);
 	(void)close(res[1]);
 	for (int i = 0; i < N; i++)
 		(void)!write(go[1], "g", 1);
 	for (int i = 0; i < N; i++)
 		cr_assert(eq(sz, read(res[0], &seen[i], sizeof(uid_t)), sizeof(uid_t)));
 	(void)close(go[1]);
+	(void)close(hold[1]);
 	for (int i = 0; i < N; i++) {
 		int st;
 		cr_assert(eq(int, waitpid(kids[i], &st, 0), kids[i]));
