@@ -125,23 +125,23 @@ Test(ids, concurrent_processes_never_share)
 Test(ids, lease_released_when_holder_dies)
 {
 	struct sbx_ids_lease a;
-	int st;
-	pid_t pid = fork();
+	int st, ready[2];
+	char c = 0;
+	pid_t pid;
 
+	cr_assert(eq(int, pipe(ready), 0));
+	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
 		struct sbx_ids_lease l;
 		if (sbx_ids_lease(dir, 320000, 1, &l) < 0)
 			_exit(1);
+		(void)!write(ready[1], "r", 1);
 		pause();
 		_exit(0);
 	}
-	for (int i = 0; i < 100; i++) {
-		if (sbx_ids_lease(dir, 320000, 1, &a) == -EUSERS)
-			break;
-		sbx_ids_release(&a);
-		usleep(10000);
-	}
+	(void)close(ready[1]);
+	cr_assert(eq(int, (int)read(ready[0], &c, 1), 1), "the child could not lease");
 	cr_assert(eq(int, sbx_ids_lease(dir, 320000, 1, &a), -EUSERS));
 	(void)kill(pid, SIGKILL);
 	(void)waitpid(pid, &st, 0);
