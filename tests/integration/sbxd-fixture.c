@@ -1,0 +1,810 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The real sbxd under test and a blocking JSON-lines client (see sbxd-fixture.h). The daemon
+ * is a child of the test process, so its exit status is ours to check; its task cgroups are
+ * named sbxd-<pid>-<n>, which is how leftovers of exactly this daemon are found.
+ */
+#include "tests/integration/sbxd-fixture.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "tests/integration/harness.h"
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	const struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	(void)nanosleep(&ts, NULL);
+}
+
+/* ---- the daemon ---- */
+
+static int write_config(struct sbx_fixture *f, const struct sbx_fixture_opts *o)
+{
+	char *text = NULL;
+	int r;
+
+	if (asprintf(&text,
+		     "{\n"
+		     "  \"socket\": {\"path\": \"%s\", \"mode\": \"0660\"},\n"
+		     "  \"keyring\": \"%s\",\n"
+		     "  \"policy_dir\": \"%s\",\n"
+		     "  \"audit\": {\"path\": \"%s/audit.jsonl\", \"state_dir\": \"%s\"}%s%s%s%s\n"
+		     "}\n",
+		     f->sock, f->keyring, f->policies, f->dir, f->dir, o->limits ? ",\n  \"limits\": " : "",
+		     o->limits ? o->limits : "", o->clients ? ",\n  \"clients\": " : "",
+		     o->clients ? o->clients : "") < 0)
+		return -ENOMEM;
+	r = sbx_test_write_file(f->config, text);
+	free(text);
+	return r;
+}
+
+/* Config mode: a keyring made by sbxctl, an empty policy directory (sbxd adds the shipped
+ * default) and the file itself. */
+static int prepare_config(struct sbx_fixture *f, const struct sbx_fixture_opts *o)
+{
+	struct sbx_test_run run;
+	char sbxctl[4096];
+	int r;
+
+	if (mkdir(f->dir, 0700) < 0 || mkdir(f->policies, 0700) < 0)
+		return -errno;
+	sbx_test_build_path_r("sbxctl", sbxctl, sizeof(sbxctl));
+	r = sbx_test_runv(&run, 20000, sbxctl, "keys", "init", "--keyring", f->keyring, NULL);
+	if (r < 0 || run.code != 0) {
+		sbx_test_run_dump("sbxctl keys init", &run);
+		sbx_test_run_done(&run);
+		return r < 0 ? r : -EIO;
+	}
+	sbx_test_run_done(&run);
+	return write_config(f, o);
+}
+
+static int try_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, r = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+static void dump_log(const struct sbx_fixture *f)
+{
+	size_t n;
+	char *log = sbx_fixture_read_log(f, &n);
+
+	(void)fprintf(stderr, "---- sbxd log (%s) ----\n%s---- end of log ----\n", f->log,
+		      log ? log : "(unreadable)\n");
+	free(log);
+}
+
+int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts)
+{
+	static const struct sbx_fixture_opts dev = {0};
+	const struct sbx_fixture_opts *o = opts ? opts : &dev;
+	const bool config = o->config || o->limits || o->clients;
+	char sbxd[4096];
+	long long deadline;
+	int logfd, r;
+
+	memset(f, 0, sizeof(*f));
+	f->base = sbx_test_mkdtemp("sbxd");
+	if (!f->base)
+		return -errno;
+	(void)snprintf(f->log, sizeof(f->log), "%s/sbxd.log", f->base);
+	if (asprintf(&f->dir, "%s/d", f->base) < 0)
+		return -ENOMEM;
+	(void)snprintf(f->sock, sizeof(f->sock), "%s/sbxd.sock", f->dir);
+	(void)snprintf(f->keyring, sizeof(f->keyring), "%s/keyring", f->dir);
+	(void)snprintf(f->policies, sizeof(f->policies), "%s/policies", f->dir);
+	if (config) {
+		(void)snprintf(f->config, sizeof(f->config), "%s/sbxd.json", f->base);
+		r = prepare_config(f, o);
+		if (r < 0)
+			return r;
+	}
+	sbx_test_build_path_r("sbxd", sbxd, sizeof(sbxd));
+	logfd = open(f->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (logfd < 0)
+		return -errno;
+	f->pid = fork();
+	if (f->pid < 0) {
+		r = -errno;
+		(void)close(logfd);
+		f->pid = 0;
+		return r;
+	}
+	if (f->pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		(void)dup2(null, 0);
+		(void)dup2(null, 1);
+		(void)dup2(logfd, 2);
+		if (o->sudo_uid)
+			(void)setenv("SUDO_UID", o->sudo_uid, 1);
+		else
+			(void)unsetenv("SUDO_UID");
+		(void)unsetenv("NOTIFY_SOCKET");
+		(void)unsetenv("LISTEN_FDS");
+		if (config)
+			execl(sbxd, sbxd, "--config", f->config, (char *)NULL);
+		else
+			execl(sbxd, sbxd, "--dev", f->dir, (char *)NULL);
+		_exit(127);
+	}
+	(void)close(logfd);
+	deadline = now_ms() + 10000;
+	for (;;) {
+		int st;
+		if (waitpid(f->pid, &st, WNOHANG) == f->pid) {
+			(void)fprintf(stderr, "sbxd exited at start (status 0x%x)\n", st);
+			f->pid = 0;
+			dump_log(f);
+			return -ECHILD;
+		}
+		if (try_connect(f->sock) == 0)
+			return 0;
+		if (now_ms() > deadline) {
+			(void)fprintf(stderr, "sbxd did not accept on %s within 10 s\n", f->sock);
+			dump_log(f);
+			(void)kill(f->pid, SIGKILL);
+			(void)waitpid(f->pid, NULL, 0);
+			f->pid = 0;
+			return -ETIMEDOUT;
+		}
+		sleep_ms(10);
+	}
+}
+
+int sbx_fixture_signal(struct sbx_fixture *f, int sig)
+{
+	if (f->pid <= 0)
+		return -ESRCH;
+	return kill(f->pid, sig) < 0 ? -errno : 0;
+}
+
+/* Does any line of /proc/P/cgroup name a group sbxd-<pid>-*? */
+static bool in_task_cgroup(const char *procpid, const char *prefix)
+{
+	char path[64], buf[8192];
+	ssize_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "/proc/%s/cgroup", procpid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, prefix) != NULL;
+}
+
+static int count_stray(const char *prefix, bool report)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && in_task_cgroup(de->d_name, prefix)) {
+			if (report)
+				(void)fprintf(stderr, "stray process %s in a cgroup '%s*'\n",
+					      de->d_name, prefix);
+			n++;
+		}
+	(void)closedir(d);
+	return n;
+}
+
+/* Leftover directories named prefix* below dir, depth-limited. */
+static int count_cgroup_dirs(const char *dir, const char *prefix, int depth, bool report)
+{
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	if (depth < 0 || !(d = opendir(dir)))
+		return 0;
+	while ((de = readdir(d))) {
+		char sub[4096];
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		(void)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
+			if (report)
+				(void)fprintf(stderr, "leftover cgroup %s\n", sub);
+			n++;
+			continue;
+		}
+		n += count_cgroup_dirs(sub, prefix, depth - 1, report);
+	}
+	(void)closedir(d);
+	return n;
+}
+
+int sbx_fixture_check_clean(pid_t pid)
+{
+	char prefix[64];
+	long long deadline = now_ms() + 3000;
+	int stray, dirs;
+
+	(void)snprintf(prefix, sizeof(prefix), "sbxd-%d-", (int)pid);
+	/* Exiting processes and their groups take a moment to go; poll briefly. */
+	for (;;) {
+		bool last = now_ms() > deadline;
+		stray = count_stray(prefix, last);
+		/* /sys/fs/cgroup/<controller>[/<own path>...]/sbx/sbxd-PID-N */
+		dirs = count_cgroup_dirs("/sys/fs/cgroup", prefix, 5, last);
+		if ((stray == 0 && dirs == 0) || last)
+			break;
+		sleep_ms(50);
+	}
+	if (stray > 0)
+		return -EBUSY;
+	return dirs > 0 ? -ENOTEMPTY : 0;
+}
+
+int sbx_fixture_stop(struct sbx_fixture *f, int deadline_ms)
+{
+	if (f->pid <= 0)
+		return -ESRCH;
+	if (kill(f->pid, SIGTERM) < 0)
+		return -errno;
+	return sbx_fixture_wait_exit(f, deadline_ms);
+}
+
+int sbx_fixture_wait_exit(struct sbx_fixture *f, int deadline_ms)
+{
+	long long deadline = now_ms() + deadline_ms;
+	pid_t pid = f->pid;
+	int st = 0, r;
+
+	if (pid <= 0)
+		return -ESRCH;
+	for (;;) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0)
+			return -errno;
+		if (now_ms() > deadline) {
+			(void)fprintf(stderr, "sbxd %d did not exit within %d ms\n",
+				      (int)pid, deadline_ms);
+			dump_log(f);
+			(void)kill(pid, SIGKILL);
+			(void)waitpid(pid, &st, 0);
+			f->pid = 0;
+			f->status = st;
+			return -ETIMEDOUT;
+		}
+		sleep_ms(10);
+	}
+	f->pid = 0;
+	f->status = st;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		(void)fprintf(stderr, "sbxd %d ended with status 0x%x (exit %d, signal %d)\n",
+			      (int)pid, st, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+			      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		dump_log(f);
+		r = sbx_fixture_check_clean(pid);
+		return -ECHILD;
+	}
+	r = sbx_fixture_check_clean(pid);
+	if (r < 0)
+		dump_log(f);
+	return r;
+}
+
+void sbx_fixture_cleanup(struct sbx_fixture *f)
+{
+	if (f->pid > 0) {
+		(void)kill(f->pid, SIGKILL);
+		(void)waitpid(f->pid, NULL, 0);
+		f->pid = 0;
+	}
+	if (f->base) {
+		(void)sbx_test_rm_rf(f->base);
+		free(f->base);
+		f->base = NULL;
+	}
+	free(f->dir);
+	f->dir = NULL;
+}
+
+char *sbx_fixture_read_log(const struct sbx_fixture *f, size_t *ret_len)
+{
+	FILE *fp = fopen(f->log, "re");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (!fp)
+		return NULL;
+	do {
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap + 65536 + 1);
+			if (!nb) {
+				free(buf);
+				(void)fclose(fp);
+				return NULL;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		n = fread(buf + len, 1, cap - len, fp);
+		len += n;
+	} while (n > 0);
+	(void)fclose(fp);
+	if (!buf)
+		buf = calloc(1, 1);
+	else
+		buf[len] = '\0';
+	if (ret_len)
+		*ret_len = len;
+	return buf;
+}
+
+bool sbx_fixture_wait_log(const struct sbx_fixture *f, const char *needle, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		char *log = sbx_fixture_read_log(f, NULL);
+		bool found = log && strstr(log, needle);
+		free(log);
+		if (found)
+			return true;
+		if (now_ms() > deadline)
+			return false;
+		sleep_ms(20);
+	}
+}
+
+long sbx_fixture_rss_kb(const struct sbx_fixture *f)
+{
+	char path[64], buf[4096];
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)f->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	p = strstr(buf, "VmRSS:");
+	return p ? strtol(p + 6, NULL, 10) : -ENOENT;
+}
+
+static bool cmdline_has(const char *procpid, const char *arg)
+{
+	char path[64], buf[8192];
+	ssize_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "/proc/%s/cmdline", procpid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (char *p = buf; p < buf + n; p += strlen(p) + 1)
+		if (strcmp(p, arg) == 0)
+			return true;
+	return false;
+}
+
+pid_t sbx_fixture_find_process(const char *arg)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d)))
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && cmdline_has(de->d_name, arg))
+			found = (pid_t)atoi(de->d_name);
+	(void)closedir(d);
+	return found;
+}
+
+bool sbx_fixture_wait_gone(const char *arg, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	while (sbx_fixture_find_process(arg) != 0) {
+		if (now_ms() > deadline)
+			return false;
+		sleep_ms(20);
+	}
+	return true;
+}
+
+/* ---- the client ---- */
+
+int sbx_client_test_connect(const char *path, struct sbx_client_test **ret)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sbx_client_test *c;
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->pending = json_array();
+	c->keep_transcript = true;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		sbx_client_test_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+struct sbx_client_test *sbx_client_test_free(struct sbx_client_test *c)
+{
+	if (!c)
+		return NULL;
+	if (c->fd >= 0)
+		(void)close(c->fd);
+	free(c->buf);
+	free(c->transcript);
+	json_decref(c->pending);
+	free(c);
+	return NULL;
+}
+
+int sbx_client_test_send_raw(struct sbx_client_test *c, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int sbx_client_test_send(struct sbx_client_test *c, json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+	size_t n;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	n = strlen(s);
+	s[n] = '\n'; /* overwrite the NUL; sent with its newline */
+	r = sbx_client_test_send_raw(c, s, n + 1);
+	free(s);
+	return r;
+}
+
+int sbx_client_test_send_take(struct sbx_client_test *c, json_t *obj)
+{
+	int r = obj ? sbx_client_test_send(c, obj) : -ENOMEM;
+
+	json_decref(obj);
+	return r;
+}
+
+int sbx_client_test_sendf(struct sbx_client_test *c, const char *fmt, ...)
+{
+	json_error_t e;
+	va_list ap;
+	json_t *o;
+	int r;
+
+	va_start(ap, fmt);
+	o = json_vpack_ex(&e, 0, fmt, ap);
+	va_end(ap);
+	if (!o) {
+		(void)fprintf(stderr, "json_pack: %s\n", e.text);
+		return -EINVAL;
+	}
+	r = sbx_client_test_send(c, o);
+	json_decref(o);
+	return r;
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t nc = (*cap ? *cap * 2 : 65536);
+		char *nb;
+		while (nc < *len + n + 1)
+			nc *= 2;
+		nb = realloc(*buf, nc);
+		if (!nb)
+			return -ENOMEM;
+		*buf = nb;
+		*cap = nc;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/* Moves every complete line of the buffer into pending. */
+static void split_lines(struct sbx_client_test *c)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < c->len; i++) {
+		json_t *o;
+		if (c->buf[i] != '\n')
+			continue;
+		o = json_loadb(c->buf + start, i - start, 0, NULL);
+		if (!json_is_object(o)) {
+			json_decref(o);
+			c->bad_lines++;
+			o = json_pack("{s:s, s:s%}", "_bad_line", "", "_raw", c->buf + start,
+				      i - start);
+		}
+		(void)json_array_append_new(c->pending, o);
+		start = i + 1;
+	}
+	memmove(c->buf, c->buf + start, c->len - start);
+	c->len -= start;
+}
+
+/* One read into the buffer, waiting up to timeout_ms. */
+static int fill(struct sbx_client_test *c, int timeout_ms)
+{
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	char tmp[65536];
+	ssize_t n;
+	int r;
+
+	r = poll(&p, 1, timeout_ms < 0 ? 0 : timeout_ms);
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	n = recv(c->fd, tmp, sizeof(tmp), 0);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (n == 0)
+		return -EPIPE;
+	if (c->keep_transcript &&
+	    append(&c->transcript, &c->transcript_len, &c->transcript_cap, tmp, (size_t)n) < 0)
+		return -ENOMEM;
+	if (append(&c->buf, &c->len, &c->cap, tmp, (size_t)n) < 0)
+		return -ENOMEM;
+	split_lines(c);
+	return 0;
+}
+
+static bool id_matches(json_t *o, const char *id)
+{
+	json_t *v = json_object_get(o, "id");
+
+	if (!id)
+		return json_is_null(v);
+	return json_is_string(v) && strcmp(json_string_value(v), id) == 0;
+}
+
+static int next_where(struct sbx_client_test *c, bool any, const char *id, int timeout_ms,
+		      json_t **ret)
+{
+	long long deadline = now_ms() + timeout_ms;
+	size_t scanned = 0;
+	int r;
+
+	for (;;) {
+		for (size_t i = scanned; i < json_array_size(c->pending); i++) {
+			json_t *o = json_array_get(c->pending, i);
+			if (any || id_matches(o, id)) {
+				*ret = json_incref(o);
+				(void)json_array_remove(c->pending, i);
+				return 0;
+			}
+		}
+		scanned = json_array_size(c->pending);
+		r = fill(c, (int)(deadline - now_ms()));
+		if (r < 0)
+			return r;
+	}
+}
+
+int sbx_client_test_next(struct sbx_client_test *c, int timeout_ms, json_t **ret)
+{
+	return next_where(c, true, NULL, timeout_ms, ret);
+}
+
+int sbx_client_test_next_for(struct sbx_client_test *c, const char *id, int timeout_ms,
+			     json_t **ret)
+{
+	return next_where(c, false, id, timeout_ms, ret);
+}
+
+int sbx_client_test_call(struct sbx_client_test *c, json_t *req, int timeout_ms, json_t **ret)
+{
+	json_t *id = json_object_get(req, "id");
+	const bool by_id = json_is_string(id) || !id; /* a non-string id is answered with null */
+	char idbuf[256];
+	int r;
+
+	(void)snprintf(idbuf, sizeof(idbuf), "%s", json_is_string(id) ? json_string_value(id) : "");
+	r = sbx_client_test_send(c, req);
+	json_decref(req);
+	if (r < 0)
+		return r;
+	return sbx_client_test_next_for(c, by_id ? idbuf : NULL, timeout_ms, ret);
+}
+
+static int add_output(char **buf, size_t *len, const char *b64)
+{
+	size_t n = strlen(b64), out_len = 0, cap = 0;
+	unsigned char *tmp = malloc(n + 1);
+	int r = 0;
+
+	if (!tmp)
+		return -ENOMEM;
+	if (sodium_base642bin(tmp, n + 1, b64, n, NULL, &out_len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0)
+		r = -EBADMSG;
+	else {
+		cap = *len + 1;
+		r = append(buf, len, &cap, (char *)tmp, out_len);
+	}
+	free(tmp);
+	return r;
+}
+
+/* Folds one line into t; returns 1 when it ends the task. */
+static int take_line(struct sbx_client_test_task *t, json_t *o)
+{
+	const char *ev = json_string_value(json_object_get(o, "event"));
+	json_t *ok = json_object_get(o, "ok");
+
+	if (json_is_false(ok)) {
+		json_t *task = json_object_get(json_object_get(o, "error"), "task");
+		t->error = json_incref(json_object_get(o, "error"));
+		t->error_code = json_string_value(json_object_get(t->error, "code"));
+		if (json_is_string(task))
+			(void)snprintf(t->task, sizeof(t->task), "%s", json_string_value(task));
+		return 1;
+	}
+	if (!ev) {
+		t->bad_events++;
+		return 0;
+	}
+	if (strcmp(ev, "accepted") == 0) {
+		t->accepted = true;
+		(void)snprintf(t->task, sizeof(t->task), "%s",
+			       json_string_value(json_object_get(o, "task")) ?: "");
+	} else if (strcmp(ev, "started") == 0) {
+		t->started = true;
+		t->pid = (int)json_integer_value(json_object_get(o, "pid"));
+	} else if (strcmp(ev, "output") == 0) {
+		const char *stream = json_string_value(json_object_get(o, "stream"));
+		const char *data = json_string_value(json_object_get(o, "data"));
+		bool out = stream && strcmp(stream, "stdout") == 0;
+		t->n_output++;
+		if (!data || !stream || (!out && strcmp(stream, "stderr") != 0) ||
+		    add_output(out ? &t->out : &t->err, out ? &t->out_len : &t->err_len, data) < 0)
+			t->bad_events++;
+	} else if (strcmp(ev, "exit") == 0) {
+		json_t *code = json_object_get(o, "code"), *sig = json_object_get(o, "signal");
+		t->exit = json_incref(o);
+		t->reason = json_string_value(json_object_get(o, "reason"));
+		t->code = json_is_integer(code) ? (int)json_integer_value(code) : -1;
+		t->signal = json_is_integer(sig) ? (int)json_integer_value(sig) : 0;
+		return 1;
+	} else {
+		t->bad_events++;
+	}
+	return 0;
+}
+
+int sbx_client_test_wait(struct sbx_client_test *c, const char *id, int timeout_ms,
+			 struct sbx_client_test_task *t)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	memset(t, 0, sizeof(*t));
+	t->code = -1;
+	t->out = calloc(1, 1);
+	t->err = calloc(1, 1);
+	if (!t->out || !t->err)
+		return -ENOMEM;
+	for (;;) {
+		json_t *o = NULL;
+		int r = sbx_client_test_next_for(c, id, (int)(deadline - now_ms()), &o);
+		if (r < 0)
+			return r;
+		r = take_line(t, o);
+		json_decref(o);
+		if (r)
+			return 0;
+	}
+}
+
+int sbx_client_test_run(struct sbx_client_test *c, json_t *req, int timeout_ms,
+			struct sbx_client_test_task *ret)
+{
+	char id[256];
+	int r;
+
+	(void)snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(req, "id")) ?: "");
+	r = sbx_client_test_send(c, req);
+	json_decref(req);
+	if (r < 0) {
+		memset(ret, 0, sizeof(*ret));
+		return r;
+	}
+	return sbx_client_test_wait(c, id, timeout_ms, ret);
+}
+
+void sbx_client_test_task_done(struct sbx_client_test_task *t)
+{
+	free(t->out);
+	free(t->err);
+	json_decref(t->exit);
+	json_decref(t->error);
+	memset(t, 0, sizeof(*t));
+}
+
+json_t *sbx_client_test_sh(const char *id, const char *script)
+{
+	return json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "id", id, "op", "run", "policy", "default",
+			 "argv", "/bin/sh", "-c", script);
+}
