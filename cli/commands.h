@@ -11,6 +11,7 @@ int sbx_cmd_sealed(int argc, char **argv);
 int sbx_cmd_run(int argc, char **argv);
 int sbx_cmd_ps(int argc, char **argv);
 int sbx_cmd_stats(int argc, char **argv);
+int sbx_cmd_audit(int argc, char **argv);
 
 /* Exit statuses shared by the commands (sysexits-like where they exist). */
 #define SBX_EXIT_USAGE     2

@@ -21,6 +21,7 @@ static const struct {
 	{"keys", sbx_cmd_keys, "administer the keyring"},
 	{"seal", sbx_cmd_seal, "seal NAME=VALUE lines from stdin into a blob"},
 	{"sealed", sbx_cmd_sealed, "inspect a sealed blob's header"},
+	{"audit", sbx_cmd_audit, "verify and review the audit log"},
 };
 
 static void usage(FILE *f)
