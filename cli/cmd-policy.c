@@ -28,19 +28,20 @@ struct policy_args {
 
 static void usage(FILE *f)
 {
-	(void)fprintf(f,
-		      "usage: sbxctl policy check [--policy-dir DIR] [--profile-dir DIR] [FILE|NAME...]\n"
-		      "       sbxctl policy show [--policy-dir DIR] [--profile-dir DIR] NAME|FILE\n"
-		      "\n"
-		      "check: prints every error as 'file:line:col: key: message' on stderr and\n"
-		      "'ok FILE' for each valid policy; exit 0 when all are valid, 1 otherwise.\n"
-		      "Without FILE, checks every *.json in --policy-dir, as sbxd does at start.\n"
-		      "An argument with '/' or ending in .json is a file, else a policy name.\n"
-		      "show: prints the resolved policy (defaults included) as JSON.\n"
-		      "\n"
-		      "  --policy-dir DIR   where named policies live (default %s)\n"
-		      "  --profile-dir DIR  where named seccomp profiles live (default %s)\n",
-		      SBX_POLICY_DIR, SBX_PROFILE_DIR);
+	(void)fprintf(
+	    f,
+	    "usage: sbxctl policy check [--policy-dir DIR] [--profile-dir DIR] [FILE|NAME...]\n"
+	    "       sbxctl policy show [--policy-dir DIR] [--profile-dir DIR] NAME|FILE\n"
+	    "\n"
+	    "check: prints every error as 'file:line:col: key: message' on stderr and\n"
+	    "'ok FILE' for each valid policy; exit 0 when all are valid, 1 otherwise.\n"
+	    "Without FILE, checks every *.json in --policy-dir, as sbxd does at start.\n"
+	    "An argument with '/' or ending in .json is a file, else a policy name.\n"
+	    "show: prints the resolved policy (defaults included) as JSON.\n"
+	    "\n"
+	    "  --policy-dir DIR   where named policies live (default %s)\n"
+	    "  --profile-dir DIR  where named seccomp profiles live (default %s)\n",
+	    SBX_POLICY_DIR, SBX_PROFILE_DIR);
 }
 
 static void print_diags(const struct sbx_diags *d, const char *seccomp, const char *file)
@@ -137,7 +138,7 @@ static void set_limit(json_t *o, const char *key, uint64_t v)
 static json_t *to_json(const struct sbx_policy *p)
 {
 	static const char *const nets[] = {"none", "host", "proxy"};
-	static const char *const rl[_SBX_RLIMIT_MAX] = {"nofile", "nproc", "fsize", "cpu",
+	static const char *const rl[_SBX_RLIMIT_MAX] = {"nofile", "nproc", "fsize",  "cpu",
 							"as",	  "stack", "memlock"};
 	json_t *o = json_object(), *binds = json_array(), *tmpfs = json_array();
 	json_t *net = json_object(), *rlim = json_object(), *cg = json_object();
@@ -152,10 +153,9 @@ static json_t *to_json(const struct sbx_policy *p)
 				     p->binds[i].optional));
 	for (size_t i = 0; i < p->n_tmpfs; i++) {
 		(void)snprintf(mode, sizeof(mode), "%04o", (unsigned)p->tmpfs[i].mode);
-		(void)json_array_append_new(tmpfs,
-					    json_pack("{s:s, s:I, s:s}", "target", p->tmpfs[i].target,
-						      "size", (json_int_t)p->tmpfs[i].size, "mode",
-						      mode));
+		(void)json_array_append_new(
+		    tmpfs, json_pack("{s:s, s:I, s:s}", "target", p->tmpfs[i].target, "size",
+				     (json_int_t)p->tmpfs[i].size, "mode", mode));
 	}
 	(void)json_object_set_new(o, "binds", binds);
 	(void)json_object_set_new(o, "tmpfs", tmpfs);
@@ -171,12 +171,13 @@ static json_t *to_json(const struct sbx_policy *p)
 		set_limit(rlim, rl[i], p->rlimits[i]);
 	(void)json_object_set_new(rlim, "core", json_integer(0));
 	(void)json_object_set_new(o, "rlimits", rlim);
-	(void)json_object_set_new(cg, "memory", p->memory_max ? json_integer((json_int_t)p->memory_max)
-							      : json_string("max"));
-	(void)json_object_set_new(cg, "pids", p->pids_max ? json_integer((json_int_t)p->pids_max)
-							  : json_string("max"));
-	(void)json_object_set_new(cg, "cpu", p->cpu_millis ? json_real(p->cpu_millis / 1000.0)
-							   : json_string("max"));
+	(void)json_object_set_new(cg, "memory",
+				  p->memory_max ? json_integer((json_int_t)p->memory_max)
+						: json_string("max"));
+	(void)json_object_set_new(
+	    cg, "pids", p->pids_max ? json_integer((json_int_t)p->pids_max) : json_string("max"));
+	(void)json_object_set_new(
+	    cg, "cpu", p->cpu_millis ? json_real(p->cpu_millis / 1000.0) : json_string("max"));
 	(void)json_object_set_new(o, "cgroup", cg);
 	(void)json_object_set_new(o, "timeout",
 				  json_pack("{s:I, s:I}", "default",
@@ -187,8 +188,9 @@ static json_t *to_json(const struct sbx_policy *p)
 	json_t *uids = json_array();
 	for (size_t i = 0; uids && i < p->n_uids; i++)
 		(void)json_array_append_new(uids, json_integer(p->uids[i]));
-	(void)json_object_set_new(o, "clients", json_pack("{s:o, s:o}", "uids", uids, "groups",
-							  strv(p->groups, p->n_groups)));
+	(void)json_object_set_new(
+	    o, "clients",
+	    json_pack("{s:o, s:o}", "uids", uids, "groups", strv(p->groups, p->n_groups)));
 	json_t *out = json_pack("{s:b}", "redact", p->redact);
 	if (p->output_max)
 		(void)json_object_set_new(out, "max", json_integer((json_int_t)p->output_max));
@@ -222,12 +224,15 @@ static int show(const struct policy_args *a, const char *arg)
 
 int sbx_cmd_policy(int argc, char **argv)
 {
-	enum { OPT_POLICY_DIR = 256, OPT_PROFILE_DIR };
+	enum {
+		OPT_POLICY_DIR = 256,
+		OPT_PROFILE_DIR
+	};
 	static const struct option opts[] = {
-		{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
-		{"profile-dir", required_argument, NULL, OPT_PROFILE_DIR},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
+	    {"profile-dir", required_argument, NULL, OPT_PROFILE_DIR},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct policy_args a = {.policy_dir = SBX_POLICY_DIR, .profile_dir = SBX_PROFILE_DIR};
 	const char *verb;

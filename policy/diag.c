@@ -36,10 +36,9 @@ int sbx_diag_format(const struct sbx_diag *d, char *buf, size_t len)
 	return (size_t)n >= len ? -ENOBUFS : n;
 }
 
-void sbx_diag_addv(struct sbx_diags *d, unsigned *n_err, const char *file, int line, int col,
-		   const char *key, const char *fmt, va_list ap)
+void sbx_diag_append(struct sbx_diags *d, unsigned *n_err, const struct sbx_diag *x)
 {
-	struct sbx_diag *v, *x;
+	struct sbx_diag *v;
 
 	if (n_err)
 		(*n_err)++;
@@ -49,23 +48,32 @@ void sbx_diag_addv(struct sbx_diags *d, unsigned *n_err, const char *file, int l
 	if (!v)
 		return; /* the load fails anyway: the error was counted */
 	d->v = v;
-	x = &v[d->n++];
-	memset(x, 0, sizeof(*x));
-	(void)snprintf(x->file, sizeof(x->file), "%s", file ? file : "<policy>");
-	x->line = line;
-	x->col = col;
-	(void)snprintf(x->key, sizeof(x->key), "%s", key ? key : "");
+	v[d->n++] = *x;
+}
+
+static void set_str(char *dst, size_t size, const char *s)
+{
+	(void)snprintf(dst, size, "%s", s ? s : "");
+}
+
+static void set_msg(struct sbx_diag *x, const char *fmt, va_list ap) _printf_(2, 0);
+static void set_msg(struct sbx_diag *x, const char *fmt, va_list ap)
+{
 	(void)vsnprintf(x->msg, sizeof(x->msg), fmt, ap);
 }
 
-void sbx_diag_add(struct sbx_diags *d, unsigned *n_err, const char *file, int line, int col,
-		  const char *key, const char *fmt, ...)
+void sbx_diag_add(struct sbx_diags *d, unsigned *n_err, const char *file, const char *key,
+		  const char *fmt, ...)
 {
+	struct sbx_diag x = {0};
 	va_list ap;
 
 	va_start(ap, fmt);
-	sbx_diag_addv(d, n_err, file, line, col, key, fmt, ap);
+	set_msg(&x, fmt, ap);
 	va_end(ap);
+	set_str(x.file, sizeof(x.file), file ? file : "<policy>");
+	set_str(x.key, sizeof(x.key), key);
+	sbx_diag_append(d, n_err, &x);
 }
 
 void sbx_diag_sort(struct sbx_diags *d, size_t from)
@@ -89,7 +97,8 @@ static const char *scaled(uint64_t v, const uint64_t *mult, const char *const *u
 {
 	for (size_t i = 0; i < n; i++)
 		if (v && v % mult[i] == 0) {
-			(void)snprintf(buf, 32, "%llu%s", (unsigned long long)(v / mult[i]), unit[i]);
+			(void)snprintf(buf, 32, "%llu%s", (unsigned long long)(v / mult[i]),
+				       unit[i]);
 			return buf;
 		}
 	(void)snprintf(buf, 32, "%llu%s", (unsigned long long)v, plain);
@@ -152,14 +161,18 @@ void sbx_diag_pop(struct sbx_pctx *c)
 void sbx_diag_here(struct sbx_pctx *c, bool at_key, const char *fmt, ...)
 {
 	size_t n = c->depth < SBX_JPATH_MAX ? c->depth : SBX_JPATH_MAX;
-	char key[sizeof(((struct sbx_diag *)NULL)->key)];
-	int line = 0, col = 0;
+	struct sbx_diag x = {0};
+	struct sbx_jpos pos = {0, 0};
 	va_list ap;
 
-	sbx_diag_key(c->path, n, key, sizeof(key));
-	if (c->text)
-		(void)sbx_jsonpos_find(c->text, c->len, c->path, n, at_key, &line, &col);
 	va_start(ap, fmt);
-	sbx_diag_addv(c->diags, &c->n_err, c->file, line, col, key, fmt, ap);
+	set_msg(&x, fmt, ap);
 	va_end(ap);
+	set_str(x.file, sizeof(x.file), c->file ? c->file : "<policy>");
+	sbx_diag_key(c->path, n, x.key, sizeof(x.key));
+	if (c->text)
+		(void)sbx_jsonpos_find(c->text, c->len, c->path, n, at_key, &pos);
+	x.line = pos.line;
+	x.col = pos.col;
+	sbx_diag_append(c->diags, &c->n_err, &x);
 }

@@ -15,9 +15,9 @@
 #include "common/parse.h"
 #include "policy/internal.h"
 
-#define MIB		((uint64_t)1 << 20)
-#define PID_MAX_LIMIT	4194304 /* the kernel's ceiling for pid_max */
-#define CPU_MAX_CORES	1024
+#define MIB	      ((uint64_t)1 << 20)
+#define PID_MAX_LIMIT 4194304 /* the kernel's ceiling for pid_max */
+#define CPU_MAX_CORES 1024
 
 /* ---------------------------------------------------------------------------- binds */
 
@@ -41,17 +41,18 @@ static void bind_optional(struct sbx_pctx *c, json_t *v, void *t)
 static void parse_binds(struct sbx_pctx *c, json_t *v, void *t)
 {
 	static const struct sbx_field fields[] = {
-		{"source", bind_source},
-		{"target", bind_target},
-		{"rw", bind_rw},
-		{"optional", bind_optional},
+	    {"source", bind_source},
+	    {"target", bind_target},
+	    {"rw", bind_rw},
+	    {"optional", bind_optional},
 	};
 	struct sbx_policy *p = t;
 	json_t *e;
 	size_t i;
 
 	if (!json_is_array(v)) {
-		sbx_diag_here(c, false, "must be an array of {\"source\", \"target\", ...} objects");
+		sbx_diag_here(c, false,
+			      "must be an array of {\"source\", \"target\", ...} objects");
 		return;
 	}
 	p->binds = calloc(json_array_size(v) + 1, sizeof(*p->binds));
@@ -59,10 +60,12 @@ static void parse_binds(struct sbx_pctx *c, json_t *v, void *t)
 		c->oom = true;
 		return;
 	}
-	json_array_foreach (v, i, e) {
+	json_array_foreach(v, i, e)
+	{
 		struct sbx_bind *b = &p->binds[p->n_binds++];
 		sbx_diag_push_index(c, i);
-		if (sbx_values_walk(c, e, fields, ARRAY_SIZE(fields), b) && !json_object_get(e, "source")) {
+		if (sbx_values_walk(c, e, fields, ARRAY_SIZE(fields), b) &&
+		    !json_object_get(e, "source")) {
 			sbx_diag_push_key(c, "source");
 			sbx_diag_here(c, false, "missing: every bind needs a source");
 			sbx_diag_pop(c);
@@ -72,8 +75,10 @@ static void parse_binds(struct sbx_pctx *c, json_t *v, void *t)
 			const char *err = sbx_validate_mount_target(b->source);
 			sbx_diag_push_key(c, "source");
 			if (err)
-				sbx_diag_here(c, false, "'%s' %s (as the target, which defaults "
-							"to the source)", b->source, err);
+				sbx_diag_here(c, false,
+					      "'%s' %s (as the target, which defaults "
+					      "to the source)",
+					      b->source, err);
 			else
 				b->target = sbx_values_strdup(c, b->source);
 			sbx_diag_pop(c);
@@ -112,16 +117,17 @@ static void tmpfs_mode(struct sbx_pctx *c, json_t *v, void *t)
 static void parse_tmpfs(struct sbx_pctx *c, json_t *v, void *t)
 {
 	static const struct sbx_field fields[] = {
-		{"target", tmpfs_target},
-		{"size", tmpfs_size},
-		{"mode", tmpfs_mode},
+	    {"target", tmpfs_target},
+	    {"size", tmpfs_size},
+	    {"mode", tmpfs_mode},
 	};
 	struct sbx_policy *p = t;
 	json_t *e;
 	size_t i;
 
 	if (!json_is_array(v)) {
-		sbx_diag_here(c, false, "must be an array of {\"target\", \"size\", \"mode\"} objects");
+		sbx_diag_here(c, false,
+			      "must be an array of {\"target\", \"size\", \"mode\"} objects");
 		return;
 	}
 	p->tmpfs = calloc(json_array_size(v) + 1, sizeof(*p->tmpfs));
@@ -129,12 +135,14 @@ static void parse_tmpfs(struct sbx_pctx *c, json_t *v, void *t)
 		c->oom = true;
 		return;
 	}
-	json_array_foreach (v, i, e) {
+	json_array_foreach(v, i, e)
+	{
 		struct sbx_tmpfs *m = &p->tmpfs[p->n_tmpfs++];
 		m->size = 64 * MIB;
 		m->mode = 01777;
 		sbx_diag_push_index(c, i);
-		if (sbx_values_walk(c, e, fields, ARRAY_SIZE(fields), m) && !json_object_get(e, "target")) {
+		if (sbx_values_walk(c, e, fields, ARRAY_SIZE(fields), m) &&
+		    !json_object_get(e, "target")) {
 			sbx_diag_push_key(c, "target");
 			sbx_diag_here(c, false, "missing: every tmpfs needs a target");
 			sbx_diag_pop(c);
@@ -147,9 +155,8 @@ static void parse_tmpfs(struct sbx_pctx *c, json_t *v, void *t)
 
 static bool net_mode(struct sbx_pctx *c, json_t *v, enum sbx_net_mode *ret)
 {
-	static const char *const modes[] = {[SBX_NET_NONE] = "none",
-					    [SBX_NET_HOST] = "host",
-					    [SBX_NET_PROXY] = "proxy"};
+	static const char *const modes[] = {
+	    [SBX_NET_NONE] = "none", [SBX_NET_HOST] = "host", [SBX_NET_PROXY] = "proxy"};
 
 	for (size_t i = 0; json_is_string(v) && i < ARRAY_SIZE(modes); i++)
 		if (strcmp(json_string_value(v), modes[i]) == 0) {
@@ -181,7 +188,8 @@ static void parse_network(struct sbx_pctx *c, json_t *v, void *t)
 		return;
 	}
 	if (!json_is_object(v)) {
-		sbx_diag_here(c, false, "must be \"none\", \"host\", \"proxy\" or {\"mode\", \"allow\"}");
+		sbx_diag_here(c, false,
+			      "must be \"none\", \"host\", \"proxy\" or {\"mode\", \"allow\"}");
 		return;
 	}
 	(void)sbx_values_walk(c, v, fields, ARRAY_SIZE(fields), p);
@@ -215,7 +223,7 @@ static void rlimit(struct sbx_pctx *c, json_t *v, uint64_t *lim, enum sbx_rlimit
 		(void)sbx_values_size(c, v, 16 * MIB, &lim[k]);
 		break;
 	case SBX_RLIMIT_STACK:
-		(void)sbx_values_size(c, v, 64 * 1024, &lim[k]);
+		(void)sbx_values_size(c, v, (uint64_t)64 * 1024, &lim[k]);
 		break;
 	default: /* FSIZE, MEMLOCK: 0 is a real limit (no file growth, nothing locked) */
 		(void)sbx_values_size(c, v, 0, &lim[k]);
@@ -223,10 +231,10 @@ static void rlimit(struct sbx_pctx *c, json_t *v, uint64_t *lim, enum sbx_rlimit
 	}
 }
 
-#define RLIMIT_FIELD(fn, kind)                                                                     \
-	static void fn(struct sbx_pctx *c, json_t *v, void *t)                                     \
-	{                                                                                          \
-		rlimit(c, v, ((struct sbx_policy *)t)->rlimits, kind);                             \
+#define RLIMIT_FIELD(fn, kind)                                         \
+	static void fn(struct sbx_pctx *c, json_t *v, void *t)         \
+	{                                                              \
+		rlimit(c, v, ((struct sbx_policy *)t)->rlimits, kind); \
 	}
 RLIMIT_FIELD(rl_nofile, SBX_RLIMIT_NOFILE)
 RLIMIT_FIELD(rl_nproc, SBX_RLIMIT_NPROC)
@@ -246,9 +254,8 @@ static void rl_core(struct sbx_pctx *c, json_t *v, void *t)
 static void parse_rlimits(struct sbx_pctx *c, json_t *v, void *t)
 {
 	static const struct sbx_field fields[] = {
-		{"nofile", rl_nofile}, {"nproc", rl_nproc},   {"fsize", rl_fsize},
-		{"cpu", rl_cpu},       {"as", rl_as},         {"stack", rl_stack},
-		{"memlock", rl_memlock}, {"core", rl_core},
+	    {"nofile", rl_nofile}, {"nproc", rl_nproc}, {"fsize", rl_fsize},	 {"cpu", rl_cpu},
+	    {"as", rl_as},	   {"stack", rl_stack}, {"memlock", rl_memlock}, {"core", rl_core},
 	};
 	(void)sbx_values_walk(c, v, fields, ARRAY_SIZE(fields), t);
 }
@@ -289,7 +296,7 @@ static void cg_cpu(struct sbx_pctx *c, json_t *v, void *t)
 static void parse_cgroup(struct sbx_pctx *c, json_t *v, void *t)
 {
 	static const struct sbx_field fields[] = {
-		{"memory", cg_memory}, {"pids", cg_pids}, {"cpu", cg_cpu}};
+	    {"memory", cg_memory}, {"pids", cg_pids}, {"cpu", cg_cpu}};
 	(void)sbx_values_walk(c, v, fields, ARRAY_SIZE(fields), t);
 }
 
@@ -306,7 +313,8 @@ static void timeout_max(struct sbx_pctx *c, json_t *v, void *t)
 
 static void parse_timeout(struct sbx_pctx *c, json_t *v, void *t)
 {
-	static const struct sbx_field fields[] = {{"default", timeout_default}, {"max", timeout_max}};
+	static const struct sbx_field fields[] = {{"default", timeout_default},
+						  {"max", timeout_max}};
 	struct sbx_policy *p = t;
 
 	if (!sbx_values_walk(c, v, fields, ARRAY_SIZE(fields), t))
@@ -315,7 +323,8 @@ static void parse_timeout(struct sbx_pctx *c, json_t *v, void *t)
 	if (!json_object_get(v, "default"))
 		p->timeout_default_ms = p->timeout_max_ms < 60000 ? p->timeout_max_ms : 60000;
 	if (!json_object_get(v, "max"))
-		p->timeout_max_ms = p->timeout_default_ms > 3600000 ? p->timeout_default_ms : 3600000;
+		p->timeout_max_ms =
+		    p->timeout_default_ms > 3600000 ? p->timeout_default_ms : 3600000;
 }
 
 static void clients_uids(struct sbx_pctx *c, json_t *v, void *t)
@@ -335,7 +344,8 @@ static void clients_uids(struct sbx_pctx *c, json_t *v, void *t)
 		c->oom = true;
 		return;
 	}
-	json_array_foreach (v, i, e) {
+	json_array_foreach(v, i, e)
+	{
 		uint64_t u;
 		sbx_diag_push_index(c, i);
 		if (sbx_values_count(c, e, 0, UINT32_MAX - 1, &u)) {
@@ -343,7 +353,8 @@ static void clients_uids(struct sbx_pctx *c, json_t *v, void *t)
 			for (size_t k = 0; k < p->n_uids; k++)
 				twice = twice || p->uids[k] == (uid_t)u;
 			if (twice)
-				sbx_diag_here(c, false, "uid %llu is listed twice", (unsigned long long)u);
+				sbx_diag_here(c, false, "uid %llu is listed twice",
+					      (unsigned long long)u);
 			else
 				p->uids[p->n_uids++] = (uid_t)u;
 		}
@@ -367,7 +378,8 @@ static void output_redact(struct sbx_pctx *c, json_t *v, void *t)
 
 static void parse_clients(struct sbx_pctx *c, json_t *v, void *t)
 {
-	static const struct sbx_field fields[] = {{"uids", clients_uids}, {"groups", clients_groups}};
+	static const struct sbx_field fields[] = {{"uids", clients_uids},
+						  {"groups", clients_groups}};
 	(void)sbx_values_walk(c, v, fields, ARRAY_SIZE(fields), t);
 }
 static void parse_output(struct sbx_pctx *c, json_t *v, void *t)
@@ -397,10 +409,10 @@ static const char *cwd_path(const char *s)
 	return e;
 }
 
-#define STRING_FIELD(fn, member, rule)                                                             \
-	static void fn(struct sbx_pctx *c, json_t *v, void *t)                                     \
-	{                                                                                          \
-		(void)sbx_values_checked(c, v, rule, &((struct sbx_policy *)t)->member);                  \
+#define STRING_FIELD(fn, member, rule)                                                   \
+	static void fn(struct sbx_pctx *c, json_t *v, void *t)                           \
+	{                                                                                \
+		(void)sbx_values_checked(c, v, rule, &((struct sbx_policy *)t)->member); \
 	}
 STRING_FIELD(parse_description, description, any_text)
 STRING_FIELD(parse_seccomp, seccomp, seccomp_ref)
@@ -423,21 +435,21 @@ static void parse_env(struct sbx_pctx *c, json_t *v, void *t)
 }
 
 static const struct sbx_field top_fields[] = {
-	{"description", parse_description},
-	{"binds", parse_binds},
-	{"tmpfs", parse_tmpfs},
-	{"network", parse_network},
-	{"seccomp", parse_seccomp},
-	{"user_namespace", parse_userns},
-	{"hostname", parse_hostname},
-	{"cwd", parse_cwd},
-	{"rlimits", parse_rlimits},
-	{"cgroup", parse_cgroup},
-	{"timeout", parse_timeout},
-	{"secrets", parse_secrets},
-	{"env", parse_env},
-	{"clients", parse_clients},
-	{"output", parse_output},
+    {"description", parse_description},
+    {"binds", parse_binds},
+    {"tmpfs", parse_tmpfs},
+    {"network", parse_network},
+    {"seccomp", parse_seccomp},
+    {"user_namespace", parse_userns},
+    {"hostname", parse_hostname},
+    {"cwd", parse_cwd},
+    {"rlimits", parse_rlimits},
+    {"cgroup", parse_cgroup},
+    {"timeout", parse_timeout},
+    {"secrets", parse_secrets},
+    {"env", parse_env},
+    {"clients", parse_clients},
+    {"output", parse_output},
 };
 
 void sbx_fields_parse(struct sbx_pctx *c, struct json_t *root, struct sbx_policy *p)

@@ -24,8 +24,8 @@ struct sbx_jpath_seg {
 
 /* What the parser knows while it walks one file. */
 struct sbx_pctx {
-	const char *file;     /* for messages */
-	const char *text;     /* the raw JSON (NULL: no positions, e.g. command-line binds) */
+	const char *file; /* for messages */
+	const char *text; /* the raw JSON (NULL: no positions, e.g. command-line binds) */
 	size_t len;
 	struct sbx_diags *diags; /* may be NULL: errors are only counted */
 	unsigned n_err;
@@ -34,18 +34,24 @@ struct sbx_pctx {
 	size_t depth;
 };
 
-/* jsonpos.c. Finds path[0..n) in text, which must be valid JSON. Sets *ret_line and *ret_col
- * (1-based; columns count characters, as jansson's do) to the value at the path, or to the key
- * of its last step when at_key. When the path is not all there, the position is that of the
- * deepest step found (the object a missing key belongs in) and -ENOENT is returned. */
-int sbx_jsonpos_find(const char *text, size_t len, const struct sbx_jpath_seg *path, size_t n,
-		     bool at_key, int *ret_line, int *ret_col);
+/* A position in a text: 1-based line and column (0: unknown). */
+struct sbx_jpos {
+	int line;
+	int col;
+};
 
-/* diag.c. Appends one diag (file, position, key, message); counts it even when out of memory. */
-void sbx_diag_add(struct sbx_diags *d, unsigned *n_err, const char *file, int line, int col,
-		  const char *key, const char *fmt, ...) _printf_(7, 8);
-void sbx_diag_addv(struct sbx_diags *d, unsigned *n_err, const char *file, int line, int col,
-		   const char *key, const char *fmt, va_list ap) _printf_(7, 0);
+/* jsonpos.c. Finds path[0..n) in text, which must be valid JSON. Sets *ret (columns count
+ * characters, as jansson's do) to the value at the path, or to the key of its last step when
+ * at_key. When the path is not all there, *ret is the deepest step found (the object a
+ * missing key belongs in) and -ENOENT is returned. */
+int sbx_jsonpos_find(const char *text, size_t len, const struct sbx_jpath_seg *path, size_t n,
+		     bool at_key, struct sbx_jpos *ret);
+
+/* diag.c. Appends a copy of x; counts it in *n_err (if given) even when out of memory. */
+void sbx_diag_append(struct sbx_diags *d, unsigned *n_err, const struct sbx_diag *x);
+/* Appends a diag without a position (line 0): file-level problems, command-line binds. */
+void sbx_diag_add(struct sbx_diags *d, unsigned *n_err, const char *file, const char *key,
+		  const char *fmt, ...) _printf_(5, 6);
 /* Orders v[from..n) by position, keeping the order of equal ones (file order for a reader). */
 void sbx_diag_sort(struct sbx_diags *d, size_t from);
 /* "64M", "1G", "1000 bytes"; "30s", "5m", "250ms": for messages, into buf[32]. */

@@ -111,8 +111,8 @@ static size_t unescape(struct scan *s, unsigned char out[4])
 	    s->p[1] == 'u' && (lo = hex4(s->p + 2, s->end)) >= 0xDC00 && lo < 0xE000) {
 		for (int i = 0; i < 6; i++)
 			advance(s);
-		return utf8_encode(0x10000 + (((uint32_t)hi - 0xD800) << 10) + ((uint32_t)lo - 0xDC00),
-				   out);
+		return utf8_encode(
+		    0x10000 + (((uint32_t)hi - 0xD800) << 10) + ((uint32_t)lo - 0xDC00), out);
 	}
 	return utf8_encode((uint32_t)hi, out);
 }
@@ -135,7 +135,7 @@ static bool string_is(struct scan *s, const char *want)
 			buf[0] = *s->p;
 			advance(s);
 		}
-		if (same && (at + n > wlen || memcmp(want + at, buf, n) != 0))
+		if (same && want && (at + n > wlen || memcmp(want + at, buf, n) != 0))
 			same = false;
 		at += n;
 	}
@@ -167,7 +167,8 @@ static void skip_value(struct scan *s)
 		}
 		if (c == '{' || c == '[')
 			depth++;
-		else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r'))
+		else if (depth == 0 &&
+			 (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r'))
 			return; /* the end of a number or literal */
 		advance(s);
 	}
@@ -220,7 +221,7 @@ static bool find_index(struct scan *s, size_t index)
 }
 
 int sbx_jsonpos_find(const char *text, size_t len, const struct sbx_jpath_seg *path, size_t n,
-		     bool at_key, int *ret_line, int *ret_col)
+		     bool at_key, struct sbx_jpos *ret)
 {
 	struct scan s = {(const unsigned char *)text, (const unsigned char *)text + len, 1, 1};
 	int line, col, kline = 0, kcol = 0;
@@ -233,20 +234,20 @@ int sbx_jsonpos_find(const char *text, size_t len, const struct sbx_jpath_seg *p
 		bool found = path[i].key ? find_key(&at, path[i].key, &kline, &kcol)
 					 : find_index(&at, path[i].index);
 		if (!found) {
-			*ret_line = line;
-			*ret_col = col;
+			ret->line = line;
+			ret->col = col;
 			return -ENOENT;
 		}
 		s = at;
 		if (at_key && i + 1 == n && path[i].key) {
-			*ret_line = kline;
-			*ret_col = kcol;
+			ret->line = kline;
+			ret->col = kcol;
 			return 0;
 		}
 		line = s.line;
 		col = s.col;
 	}
-	*ret_line = line;
-	*ret_col = col;
+	ret->line = line;
+	ret->col = col;
 	return 0;
 }

@@ -104,21 +104,23 @@ int sbx_policy_load_data(const char *data, size_t len, const char *path, const c
 {
 	_cleanup_(sbx_policy_freep) struct sbx_policy *p = NULL;
 	_cleanup_(jsonp) json_t *root = NULL;
-	struct sbx_pctx c = {.file = path ? path : "<policy>", .text = data, .len = len,
-			     .diags = diags};
+	struct sbx_pctx c = {
+	    .file = path ? path : "<policy>", .text = data, .len = len, .diags = diags};
 	size_t first = diags ? diags->n : 0;
 	json_error_t err;
 	const char *e;
 
 	if (len > POLICY_MAX_SIZE) {
-		sbx_diag_add(diags, NULL, c.file, 0, 0, "", "larger than %zu bytes",
-			     POLICY_MAX_SIZE);
+		sbx_diag_add(diags, NULL, c.file, "", "larger than %zu bytes", POLICY_MAX_SIZE);
 		return -EFBIG;
 	}
 	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
 	if (!root) {
-		sbx_diag_add(diags, NULL, c.file, err.line > 0 ? err.line : 0,
-			     err.column > 0 ? err.column : 0, "", "%s", err.text);
+		struct sbx_diag x = {.line = err.line > 0 ? err.line : 0,
+				     .col = err.column > 0 ? err.column : 0};
+		(void)snprintf(x.file, sizeof(x.file), "%s", c.file);
+		(void)snprintf(x.msg, sizeof(x.msg), "%s", err.text);
+		sbx_diag_append(diags, NULL, &x);
 		return -EINVAL;
 	}
 	p = policy_new();
@@ -127,12 +129,12 @@ int sbx_policy_load_data(const char *data, size_t len, const char *path, const c
 	if (p && p->name)
 		p->path = strdup(c.file);
 	if (!p || !p->name || !p->path) {
-		sbx_diag_add(diags, NULL, c.file, 0, 0, "", "out of memory");
+		sbx_diag_add(diags, NULL, c.file, "", "out of memory");
 		return -ENOMEM;
 	}
 	e = sbx_validate_name(p->name);
 	if (e)
-		sbx_diag_add(diags, &c.n_err, c.file, 0, 0, "",
+		sbx_diag_add(diags, &c.n_err, c.file, "",
 			     "policy name '%s' (from the file name unless given) %s", p->name, e);
 	if (!json_is_object(root))
 		sbx_diag_here(&c, false, "a policy must be a JSON object");
@@ -159,10 +161,10 @@ int sbx_policy_load_file(const char *path, const char *name, struct sbx_policy *
 	r = sbx_fd_read_file(path, POLICY_MAX_SIZE, &data, &len);
 	if (r < 0) {
 		if (r == -EFBIG)
-			sbx_diag_add(diags, NULL, path, 0, 0, "", "larger than %zu bytes",
+			sbx_diag_add(diags, NULL, path, "", "larger than %zu bytes",
 				     POLICY_MAX_SIZE);
 		else
-			sbx_diag_add(diags, NULL, path, 0, 0, "", "cannot read: %s", strerror(-r));
+			sbx_diag_add(diags, NULL, path, "", "cannot read: %s", strerror(-r));
 		return r;
 	}
 	return sbx_policy_load_data(data, len, path, name, ret_policy, diags);
@@ -177,7 +179,7 @@ int sbx_policy_resolve(const char *name_or_path, const char *dir, struct sbx_pol
 	if (strchr(name_or_path, '/'))
 		return sbx_policy_load_file(name_or_path, NULL, ret_policy, diags);
 	if (sbx_validate_name(name_or_path)) {
-		sbx_diag_add(diags, NULL, name_or_path, 0, 0, "",
+		sbx_diag_add(diags, NULL, name_or_path, "",
 			     "unknown policy '%s' (a name must match [a-z0-9][a-z0-9_.-]{0,63}; "
 			     "a path must contain '/')",
 			     name_or_path);
@@ -186,7 +188,7 @@ int sbx_policy_resolve(const char *name_or_path, const char *dir, struct sbx_pol
 	if (dir) {
 		if (snprintf(path, sizeof(path), "%s/%s.json", dir, name_or_path) >=
 		    (int)sizeof(path)) {
-			sbx_diag_add(diags, NULL, dir, 0, 0, "", "policy directory path too long");
+			sbx_diag_add(diags, NULL, dir, "", "policy directory path too long");
 			return -ENAMETOOLONG;
 		}
 		/* Present, or there but unreadable: that file, never a silent fallback. */
@@ -200,9 +202,8 @@ int sbx_policy_resolve(const char *name_or_path, const char *dir, struct sbx_pol
 		return sbx_policy_load_data(f->data, f->size, path, name_or_path, ret_policy,
 					    diags);
 	}
-	sbx_diag_add(diags, NULL, name_or_path, 0, 0, "",
-		     "unknown policy '%s' (not in %s, not built in)", name_or_path,
-		     dir ? dir : "any directory");
+	sbx_diag_add(diags, NULL, name_or_path, "", "unknown policy '%s' (not in %s, not built in)",
+		     name_or_path, dir ? dir : "any directory");
 	return -ENOENT;
 }
 
@@ -257,23 +258,23 @@ int sbx_policy_add_bind(struct sbx_policy *p, const char *source, const char *ta
 		target = source;
 	e = sbx_validate_bind_source(source);
 	if (e) {
-		sbx_diag_add(diags, NULL, "<command line>", 0, 0, opt, "source '%s' %s", source, e);
+		sbx_diag_add(diags, NULL, "<command line>", opt, "source '%s' %s", source, e);
 		return -EINVAL;
 	}
 	e = sbx_validate_mount_target(target);
 	if (!e)
 		e = sbx_validate_target_free(p, target, &other);
 	if (e) {
-		sbx_diag_add(diags, NULL, "<command line>", 0, 0, opt, "target '%s' %s%s%s%s",
-			     target, e, other ? " ('" : "", other ? other : "", other ? "')" : "");
+		sbx_diag_add(diags, NULL, "<command line>", opt, "target '%s' %s%s%s%s", target, e,
+			     other ? " ('" : "", other ? other : "", other ? "')" : "");
 		return -EINVAL;
 	}
 	v = reallocarray(p->binds, p->n_binds + 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	p->binds = v;
-	v[p->n_binds] = (struct sbx_bind){.source = strdup(source), .target = strdup(target),
-					  .rw = rw};
+	v[p->n_binds] =
+	    (struct sbx_bind){.source = strdup(source), .target = strdup(target), .rw = rw};
 	if (!v[p->n_binds].source || !v[p->n_binds].target) {
 		free(v[p->n_binds].source);
 		free(v[p->n_binds].target);

@@ -22,37 +22,151 @@
  * language runtimes or TLS behave, or belong to sbx itself. The same list as keys/sealed.c
  * (which cannot call policy/): a policy that lists one would only ever have it refused. */
 static const char *const secret_reserved[] = {
-	"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "TERM", "TMPDIR", "TMP",
-	"TEMP", "HOSTNAME", "IFS", "ENV", "BASH_ENV", "PS1", "PS2", "PS4", "PROMPT_COMMAND",
-	"SHELLOPTS", "BASHOPTS", "CDPATH", "LANG", "LANGUAGE", "TZ", "TZDIR", "GLIBC_TUNABLES",
-	"GCONV_PATH", "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN",
-	"NODE_OPTIONS", "NODE_PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP",
-	"PYTHONINSPECT", "PYTHONUSERBASE", "PERL5LIB", "PERL5OPT", "PERLLIB", "RUBYOPT",
-	"RUBYLIB", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH", "SSL_CERT_FILE",
-	"SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY",
-	"ALL_PROXY", "NO_PROXY", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EXEC_PATH", "GIT_DIR",
-	"GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "EDITOR", "VISUAL", "PAGER", "MAIL",
-	"DISPLAY", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "NOTIFY_SOCKET", "LISTEN_FDS",
-	"LISTEN_PID", "CREDENTIALS_DIRECTORY", "JOURNAL_STREAM",
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "PWD",
+    "OLDPWD",
+    "TERM",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "HOSTNAME",
+    "IFS",
+    "ENV",
+    "BASH_ENV",
+    "PS1",
+    "PS2",
+    "PS4",
+    "PROMPT_COMMAND",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "CDPATH",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TZDIR",
+    "GLIBC_TUNABLES",
+    "GCONV_PATH",
+    "LOCPATH",
+    "NLSPATH",
+    "HOSTALIASES",
+    "RES_OPTIONS",
+    "LOCALDOMAIN",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "PYTHONINSPECT",
+    "PYTHONUSERBASE",
+    "PERL5LIB",
+    "PERL5OPT",
+    "PERLLIB",
+    "RUBYOPT",
+    "RUBYLIB",
+    "JAVA_TOOL_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "CLASSPATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CURL_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_EXEC_PATH",
+    "GIT_DIR",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+    "MAIL",
+    "DISPLAY",
+    "XAUTHORITY",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "NOTIFY_SOCKET",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "CREDENTIALS_DIRECTORY",
+    "JOURNAL_STREAM",
 };
-static const char *const secret_reserved_prefixes[] = {"LD_", "DYLD_", "MALLOC_", "LC_",
-						       "SBX_", "XDG_"};
+static const char *const secret_reserved_prefixes[] = {"LD_", "DYLD_", "MALLOC_",
+						       "LC_", "SBX_",  "XDG_"};
 
 /* Names a request may never set, whatever a policy lists: the dynamic loader and libc
  * (LD_PRELOAD, GCONV_PATH and friends load code), shells that run code from variables,
  * interpreters' code paths and TLS trust, and where traffic goes. Locale and terminal names
  * (LANG, LC_*, TZ, TERM) stay allowed: they select data, not code. */
 static const char *const env_forbidden[] = {
-	"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "TMPDIR", "IFS", "ENV",
-	"BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "CDPATH", "GLIBC_TUNABLES",
-	"GCONV_PATH", "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN", "TZDIR",
-	"NODE_OPTIONS", "NODE_PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP",
-	"PYTHONINSPECT", "PYTHONUSERBASE", "PERL5LIB", "PERL5OPT", "PERLLIB", "RUBYOPT",
-	"RUBYLIB", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS", "CLASSPATH",
-	"SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "HTTP_PROXY",
-	"HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
-	"no_proxy", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EXEC_PATH", "GIT_DIR", "NOTIFY_SOCKET",
-	"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "CREDENTIALS_DIRECTORY", "JOURNAL_STREAM",
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "PWD",
+    "OLDPWD",
+    "TMPDIR",
+    "IFS",
+    "ENV",
+    "BASH_ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "PROMPT_COMMAND",
+    "CDPATH",
+    "GLIBC_TUNABLES",
+    "GCONV_PATH",
+    "LOCPATH",
+    "NLSPATH",
+    "HOSTALIASES",
+    "RES_OPTIONS",
+    "LOCALDOMAIN",
+    "TZDIR",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "PYTHONINSPECT",
+    "PYTHONUSERBASE",
+    "PERL5LIB",
+    "PERL5OPT",
+    "PERLLIB",
+    "RUBYOPT",
+    "RUBYLIB",
+    "JAVA_TOOL_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "_JAVA_OPTIONS",
+    "CLASSPATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CURL_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_EXEC_PATH",
+    "GIT_DIR",
+    "NOTIFY_SOCKET",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "LISTEN_FDNAMES",
+    "CREDENTIALS_DIRECTORY",
+    "JOURNAL_STREAM",
 };
 static const char *const env_forbidden_prefixes[] = {"LD_", "DYLD_", "MALLOC_", "GIT_CONFIG_"};
 
@@ -155,14 +269,16 @@ const char *sbx_validate_hostname(const char *s)
 		char ch = s[i];
 		if (ch == '.' || ch == '\0') {
 			if (label == 0 || s[i - 1] == '-')
-				return "must be dot-separated labels of letters, digits and '-' (not at "
+				return "must be dot-separated labels of letters, digits and '-' "
+				       "(not at "
 				       "either end)";
 			label = 0;
 			continue;
 		}
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      (ch == '-' && label > 0)))
-			return "must be dot-separated labels of letters, digits and '-' (not at either "
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || (ch == '-' && label > 0)))
+			return "must be dot-separated labels of letters, digits and '-' (not at "
+			       "either "
 			       "end)";
 		label++;
 	}
@@ -196,13 +312,13 @@ const char *sbx_validate_secret(const char *s)
 		return "too long (at most 128 characters)";
 	if (s[0] != '*') {
 		if (!upper_name(s, true))
-			return "must match [A-Z][A-Z0-9_]* (SCREAMING_SNAKE_CASE) or be \"*_SUFFIX\"";
+			return "must match [A-Z][A-Z0-9_]* (SCREAMING_SNAKE_CASE) or be "
+			       "\"*_SUFFIX\"";
 		if (sbx_validate_secret_reserved(s))
 			return "is reserved: the environment must not carry it from a secret";
 		return NULL;
 	}
-	if (suffix[0] != '_' || !upper_name(suffix, false) ||
-	    strspn(suffix, "_") == strlen(suffix))
+	if (suffix[0] != '_' || !upper_name(suffix, false) || strspn(suffix, "_") == strlen(suffix))
 		return "a pattern must be \"*_SUFFIX\" with SUFFIX of [A-Z0-9_]";
 	for (size_t i = 0; i < ARRAY_SIZE(secret_reserved); i++)
 		if (strlen(secret_reserved[i]) > strlen(suffix) &&
@@ -227,7 +343,8 @@ bool sbx_validate_env_forbidden(const char *name)
 
 static bool env_name(const char *s, size_t n)
 {
-	static const char rest[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_";
+	static const char rest[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_";
 
 	if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
 		return false;
@@ -246,18 +363,20 @@ const char *sbx_validate_env(const char *s)
 		return "too long (at most 128 characters)";
 	if (n >= 2 && s[n - 1] == '*') {
 		if (s[n - 2] != '_' || !env_name(s, n - 1))
-			return "a pattern must be \"PREFIX_*\" with PREFIX of letters, digits and '_'";
+			return "a pattern must be \"PREFIX_*\" with PREFIX of letters, digits and "
+			       "'_'";
 		for (size_t i = 0; i < ARRAY_SIZE(env_forbidden); i++)
 			if (strncmp(env_forbidden[i], s, n - 1) == 0) {
-				(void)snprintf(msg, sizeof(msg), "would match the forbidden name '%s'",
+				(void)snprintf(msg, sizeof(msg),
+					       "would match the forbidden name '%s'",
 					       env_forbidden[i]);
 				return msg;
 			}
 		for (size_t i = 0; i < ARRAY_SIZE(env_forbidden_prefixes); i++) {
 			const char *f = env_forbidden_prefixes[i];
 			if (strncmp(f, s, n - 1) == 0 || has_prefix(s, f)) {
-				(void)snprintf(msg, sizeof(msg), "would match the forbidden names '%s*'",
-					       f);
+				(void)snprintf(msg, sizeof(msg),
+					       "would match the forbidden names '%s*'", f);
 				return msg;
 			}
 		}
@@ -267,7 +386,8 @@ const char *sbx_validate_env(const char *s)
 		return "must be a variable name (letters, digits, '_'; not starting with a digit) "
 		       "or \"PREFIX_*\"";
 	if (sbx_validate_env_forbidden(s))
-		return "may never be set by a request (it changes what code runs or where data goes)";
+		return "may never be set by a request (it changes what code runs or where data "
+		       "goes)";
 	return NULL;
 }
 
@@ -295,12 +415,13 @@ static const char *validate_host(const char *h, size_t n)
 		char ch = buf[i];
 		if (ch == '.' || ch == '\0') {
 			if (label == 0 || label > 63 || buf[i - 1] == '-')
-				return "host must be a DNS name (\"*.\" may start it) or an IP address";
+				return "host must be a DNS name (\"*.\" may start it) or an IP "
+				       "address";
 			label = 0;
 			continue;
 		}
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      (ch == '-' && label > 0)))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || (ch == '-' && label > 0)))
 			return "host must be a DNS name (\"*.\" may start it) or an IP address";
 		label++;
 	}
@@ -370,7 +491,7 @@ static void check_overlaps(struct sbx_pctx *c, const struct sbx_policy *p)
 		for (size_t j = 0; j < i && t; j++) {
 			const char *o = mount_target(p, j), *what;
 			char other[32];
-			int line, col;
+			struct sbx_jpos pos;
 			if (!o)
 				continue;
 			if (strcmp(t, o) == 0)
@@ -387,8 +508,7 @@ static void check_overlaps(struct sbx_pctx *c, const struct sbx_policy *p)
 			/* A bind without "target" mounts at its source: point there. */
 			sbx_diag_push_key(c, "target");
 			if (c->text && i < p->n_binds &&
-			    sbx_jsonpos_find(c->text, c->len, c->path, c->depth, false, &line,
-					     &col) < 0)
+			    sbx_jsonpos_find(c->text, c->len, c->path, c->depth, false, &pos) < 0)
 				c->path[c->depth - 1].key = "source";
 			sbx_diag_here(c, false, "'%s' is %s %s ('%s'): mounts must not overlap", t,
 				      what, other, o);
@@ -428,7 +548,8 @@ void sbx_validate_policy(struct sbx_pctx *c, const struct sbx_policy *p)
 		sbx_diag_push_key(c, "timeout");
 		sbx_diag_push_key(c, "default");
 		sbx_diag_here(c, false, "%s is above timeout.max (%s)",
-			      sbx_diag_ms(p->timeout_default_ms, a), sbx_diag_ms(p->timeout_max_ms, b));
+			      sbx_diag_ms(p->timeout_default_ms, a),
+			      sbx_diag_ms(p->timeout_max_ms, b));
 		c->depth -= 2;
 	}
 	for (size_t i = 0; i < p->n_env; i++)
@@ -437,9 +558,10 @@ void sbx_validate_policy(struct sbx_pctx *c, const struct sbx_policy *p)
 				continue;
 			sbx_diag_push_key(c, "env");
 			sbx_diag_push_index(c, i);
-			sbx_diag_here(c, false,
-				      "'%s' is also in \"secrets\": a request could replace the secret",
-				      p->env[i]);
+			sbx_diag_here(
+			    c, false,
+			    "'%s' is also in \"secrets\": a request could replace the secret",
+			    p->env[i]);
 			c->depth -= 2;
 		}
 }

@@ -55,7 +55,8 @@ static const char *suggest(const char *key, const struct sbx_field *f, size_t n)
 	return best;
 }
 
-bool sbx_values_walk(struct sbx_pctx *c, json_t *obj, const struct sbx_field *f, size_t n, void *target)
+bool sbx_values_walk(struct sbx_pctx *c, json_t *obj, const struct sbx_field *f, size_t n,
+		     void *target)
 {
 	const char *key;
 	json_t *v;
@@ -64,7 +65,8 @@ bool sbx_values_walk(struct sbx_pctx *c, json_t *obj, const struct sbx_field *f,
 		sbx_diag_here(c, false, "must be an object");
 		return false;
 	}
-	json_object_foreach (obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		size_t i = 0;
 		while (i < n && strcmp(f[i].key, key) != 0)
 			i++;
@@ -149,7 +151,8 @@ bool sbx_values_size(struct sbx_pctx *c, json_t *v, uint64_t min, uint64_t *ret)
 	if (json_is_integer(v) && json_integer_value(v) >= 0) {
 		x = (uint64_t)json_integer_value(v);
 	} else if (!json_is_string(v) || sbx_parse_size(json_string_value(v), &x) < 0) {
-		sbx_diag_here(c, false, "must be a size: bytes, or a string like \"64M\" or \"1G\"");
+		sbx_diag_here(c, false,
+			      "must be a size: bytes, or a string like \"64M\" or \"1G\"");
 		return false;
 	}
 	if (x == 0 && min == 1) {
@@ -174,8 +177,9 @@ bool sbx_values_duration(struct sbx_pctx *c, json_t *v, uint64_t *ret_ms)
 	if (json_is_integer(v) && json_integer_value(v) >= 0) {
 		x = (uint64_t)json_integer_value(v);
 	} else if (!json_is_string(v) || sbx_parse_duration_ms(json_string_value(v), &x) < 0) {
-		sbx_diag_here(c, false,
-			      "must be a duration: milliseconds, or a string like \"30s\" or \"5m\"");
+		sbx_diag_here(
+		    c, false,
+		    "must be a duration: milliseconds, or a string like \"30s\" or \"5m\"");
 		return false;
 	}
 	if (x == 0) {
@@ -192,8 +196,8 @@ bool sbx_values_is_max(json_t *v)
 }
 
 /* An array of strings, each passing rule, none twice. */
-void sbx_values_list(struct sbx_pctx *c, json_t *v, const char *(*rule)(const char *),
-		     char ***ret, size_t *ret_n)
+void sbx_values_list(struct sbx_pctx *c, json_t *v, const char *(*rule)(const char *), char ***ret,
+		     size_t *ret_n)
 {
 	json_t *e;
 	size_t i;
@@ -212,7 +216,8 @@ void sbx_values_list(struct sbx_pctx *c, json_t *v, const char *(*rule)(const ch
 		sbx_diag_here(c, false, "out of memory");
 		return;
 	}
-	json_array_foreach (v, i, e) {
+	json_array_foreach(v, i, e)
+	{
 		char *s = NULL;
 		sbx_diag_push_index(c, i);
 		if (sbx_values_checked(c, e, rule, &s)) {

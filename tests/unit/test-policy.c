@@ -236,13 +236,14 @@ Test(policy, relative_target)
 Test(policy, non_normalised_paths)
 {
 	static const char *const bad[][2] = {
-		{"/usr/../etc", "'..'"}, {"/usr//lib", "'//'"}, {"/usr/", "trailing"},
-		{"/usr/./lib", "'.'"},	 {"/a/..", "'..'"},
+	    {"/usr/../etc", "'..'"}, {"/usr//lib", "'//'"}, {"/usr/", "trailing"},
+	    {"/usr/./lib", "'.'"},   {"/a/..", "'..'"},
 	};
 	char json[256];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		(void)snprintf(json, sizeof(json), "{\"binds\": [{\"source\": \"%s\"}]}", bad[i][0]);
+		(void)snprintf(json, sizeof(json), "{\"binds\": [{\"source\": \"%s\"}]}",
+			       bad[i][0]);
 		cr_assert(eq(int, load(json), -EINVAL), "%s accepted", bad[i][0]);
 		expect_at("binds[0].source", 1, 23, bad[i][1]);
 	}
@@ -260,7 +261,8 @@ Test(policy, overlapping_targets)
 	cr_assert(eq(int, load("{\"binds\": [{\"source\": \"/usr/lib\"}, {\"source\": \"/usr\"}]}"),
 		     -EINVAL));
 	expect_at("binds[1].source", 1, 47, "above the target of binds[0]");
-	cr_assert(eq(int, load("{\"binds\": [{\"source\": \"/usr\"}, {\"source\": \"/usr2\"}]}"), 0));
+	cr_assert(
+	    eq(int, load("{\"binds\": [{\"source\": \"/usr\"}, {\"source\": \"/usr2\"}]}"), 0));
 	done();
 }
 
@@ -274,11 +276,14 @@ Test(policy, forbidden_targets)
 		cr_assert(eq(int, load(json), -EINVAL), "%s accepted", bad[i]);
 		expect_at("tmpfs[0].target", 1, 23, "must not");
 	}
-	cr_assert(eq(int, load("{\"binds\": [{\"source\": \"/\", \"target\": \"/host\"}]}"), -EINVAL));
+	cr_assert(
+	    eq(int, load("{\"binds\": [{\"source\": \"/\", \"target\": \"/host\"}]}"), -EINVAL));
 	expect_at("binds[0].source", 1, 23, "the whole host");
-	cr_assert(eq(int, load("{\"binds\": [{\"source\": \"/proc/1\", \"target\": \"/p\"}]}"), -EINVAL));
+	cr_assert(
+	    eq(int, load("{\"binds\": [{\"source\": \"/proc/1\", \"target\": \"/p\"}]}"), -EINVAL));
 	expect_at("binds[0].source", 1, 23, "/proc");
-	cr_assert(eq(int, load("{\"tmpfs\": [{\"target\": \"/procfs\"}, {\"target\": \"/devel\"}]}"), 0));
+	cr_assert(
+	    eq(int, load("{\"tmpfs\": [{\"target\": \"/procfs\"}, {\"target\": \"/devel\"}]}"), 0));
 	done();
 }
 
@@ -322,10 +327,14 @@ Test(policy, impossible_limits)
 Test(policy, bad_secret_names)
 {
 	static const char *const bad[][2] = {
-		{"github_token", "SCREAMING_SNAKE_CASE"}, {"1TOKEN", "SCREAMING"},
-		{"PATH", "reserved"},			  {"LD_PRELOAD", "reserved"},
-		{"*TOKEN", "*_SUFFIX"},			  {"*_", "*_SUFFIX"},
-		{"*_PATH", "GCONV_PATH"},		  {"TOKEN_*", "SCREAMING"},
+	    {"github_token", "SCREAMING_SNAKE_CASE"},
+	    {"1TOKEN", "SCREAMING"},
+	    {"PATH", "reserved"},
+	    {"LD_PRELOAD", "reserved"},
+	    {"*TOKEN", "*_SUFFIX"},
+	    {"*_", "*_SUFFIX"},
+	    {"*_PATH", "GCONV_PATH"},
+	    {"TOKEN_*", "SCREAMING"},
 	};
 	char json[256];
 
@@ -341,10 +350,10 @@ Test(policy, bad_secret_names)
 
 Test(policy, forbidden_env_names)
 {
-	static const char *const bad[] = {"PATH",	   "HOME",	"LD_PRELOAD", "LD_*",
-					  "GCONV_PATH",	   "LOCPATH",	"MALLOC_CHECK_", "MALLOC_*",
-					  "GLIBC_TUNABLES", "BASH_ENV", "GCONV_*",	"IFS",
-					  "9LIVES",	   "A-B",	"APP*",	"NODE_OPTIONS"};
+	static const char *const bad[] = {
+	    "PATH",	     "HOME",	 "LD_PRELOAD",	   "LD_*",	  "GCONV_PATH", "LOCPATH",
+	    "MALLOC_CHECK_", "MALLOC_*", "GLIBC_TUNABLES", "BASH_ENV",	  "GCONV_*",	"IFS",
+	    "9LIVES",	     "A-B",	 "APP*",	   "NODE_OPTIONS"};
 	char json[256];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -368,10 +377,12 @@ Test(policy, network_forms)
 	expect_at("network", 1, 13, "\"none\"");
 	cr_assert(eq(int, load("{\"network\": {\"mode\": \"proxy\"}}"), -EINVAL));
 	expect_at("network.allow", 1, 13, "non-empty");
-	cr_assert(eq(int, load("{\"network\": {\"mode\": \"none\", \"allow\": [\"a.b:1\"]}}"), -EINVAL));
+	cr_assert(
+	    eq(int, load("{\"network\": {\"mode\": \"none\", \"allow\": [\"a.b:1\"]}}"), -EINVAL));
 	expect_at("network.allow", 1, 30, "only with mode \"proxy\"");
-	cr_assert(eq(int, load("{\"network\": {\"mode\": \"proxy\", \"allow\": [\"a.b:0\", \"x\", "
-			       "\"::1:80\", \"-a.b:1\"]}}"),
+	cr_assert(eq(int,
+		     load("{\"network\": {\"mode\": \"proxy\", \"allow\": [\"a.b:0\", \"x\", "
+			  "\"::1:80\", \"-a.b:1\"]}}"),
 		     -EINVAL));
 	expect_at("network.allow[0]", 1, 41, "port");
 	expect_at("network.allow[1]", 1, 50, "host:port");
@@ -408,13 +419,11 @@ Test(policy, every_error_of_a_file_is_reported)
 		const char *key;
 		int line, col;
 	} want[] = {
-		{"binds[1].source", 5, 16},  {"binds[2].source", 6, 16},
-		{"binds[3].target", 7, 39},  {"tmpfs[0].size", 9, 40},
-		{"network", 10, 14},	     {"rlimits.nofile", 11, 25},
-		{"rlimits.core", 11, 36},    {"cgroup.memory", 12, 24},
-		{"cgroup.pids", 12, 39},     {"cgroup.cpu", 12, 49},
-		{"timeout.default", 13, 26}, {"secrets[0]", 14, 15},
-		{"env[0]", 15, 11},	     {"colour", 16, 3},
+	    {"binds[1].source", 5, 16}, {"binds[2].source", 6, 16},  {"binds[3].target", 7, 39},
+	    {"tmpfs[0].size", 9, 40},	{"network", 10, 14},	     {"rlimits.nofile", 11, 25},
+	    {"rlimits.core", 11, 36},	{"cgroup.memory", 12, 24},   {"cgroup.pids", 12, 39},
+	    {"cgroup.cpu", 12, 49},	{"timeout.default", 13, 26}, {"secrets[0]", 14, 15},
+	    {"env[0]", 15, 11},		{"colour", 16, 3},
 	};
 
 	cr_assert(eq(int, load_fixture("many-errors.json"), -EINVAL));
@@ -438,8 +447,8 @@ Test(policy, columns_count_characters)
 
 Test(policy, policy_name_rules)
 {
-	cr_assert(eq(int, sbx_policy_load_data("{}", 2, "x.json", "Bad Name", &pol, &diags),
-		     -EINVAL));
+	cr_assert(
+	    eq(int, sbx_policy_load_data("{}", 2, "x.json", "Bad Name", &pol, &diags), -EINVAL));
 	cr_assert(strstr(diags.v[0].msg, "[a-z0-9]") != NULL);
 	done();
 	cr_assert(eq(int, sbx_policy_resolve("Default", NULL, &pol, &diags), -ENOENT));
@@ -473,7 +482,8 @@ Test(policy, resolve_by_name)
 	cr_assert(eq(sz, diags.n, 1));
 	cr_assert(strstr(diags.v[0].msg, "unknown policy 'nope'") != NULL);
 	done();
-	cr_assert(eq(int, sbx_policy_load_file("/nonexistent/x.json", NULL, &pol, &diags), -ENOENT));
+	cr_assert(
+	    eq(int, sbx_policy_load_file("/nonexistent/x.json", NULL, &pol, &diags), -ENOENT));
 	cr_assert(eq(sz, diags.n, 1));
 	done();
 	(void)unlink(path);
@@ -528,7 +538,8 @@ Test(policy, add_bind)
 	cr_assert(pol->binds[n + 1].rw);
 	cr_assert(eq(sz, diags.n, 0));
 
-	cr_assert(eq(int, sbx_policy_add_bind(pol, "/srv/x", "/usr/local", false, &diags), -EINVAL));
+	cr_assert(
+	    eq(int, sbx_policy_add_bind(pol, "/srv/x", "/usr/local", false, &diags), -EINVAL));
 	cr_assert(eq(str, diags.v[0].key, "--ro-bind"));
 	cr_assert(strstr(diags.v[0].msg, "'/usr'") != NULL);
 	cr_assert(eq(int, sbx_policy_add_bind(pol, "/srv/x", "/probe", true, &diags), -EINVAL));
@@ -543,7 +554,10 @@ Test(policy, add_bind)
 
 Test(policy, diag_format)
 {
-	struct sbx_diag d = {.file = "a.json", .line = 3, .col = 7, .key = "binds[0].target",
+	struct sbx_diag d = {.file = "a.json",
+			     .line = 3,
+			     .col = 7,
+			     .key = "binds[0].target",
 			     .msg = "must be an absolute path"};
 	char buf[512];
 
