@@ -150,8 +150,10 @@ Test(systemd, socket_activation)
 	(void)snprintf(nsock, sizeof(nsock), "%s/notify", tmp);
 	(void)snprintf(sock, sizeof(sock), "%s/activated.sock", tmp);
 	nfd = notify_socket(nsock);
-	/* systemd-socket-activate listens, hands the socket to sbxd as fd 3 (LISTEN_FDS=1). */
-	char *argv[] = {"/usr/bin/systemd-socket-activate", "-l", sock, sbxd, "--dev", dir, NULL};
+	/* systemd-socket-activate listens and hands the socket to sbxd as fd 3 (LISTEN_FDS=1);
+	 * it passes on only the variables named with -E. */
+	char *argv[] = {"/usr/bin/systemd-socket-activate", "-E", "NOTIFY_SOCKET", "-l", sock,
+			sbxd, "--dev", dir, NULL};
 	sbx_test_require_file(argv[0]);
 	pid = start(argv, nsock);
 	/* It starts sbxd on the first connection (inetd style), which then answers it. */
