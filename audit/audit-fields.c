@@ -6,13 +6,13 @@
  * that are not valid UTF-8 become U+FFFD (jansson, which the verifier uses, rejects them).
  * It never sees a secret value: callers pass names, ids and figures only.
  */
-#include "audit/audit.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "audit/audit.h"
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid (overlong, surrogate,
  * past U+10FFFF, truncated). */
@@ -48,12 +48,12 @@ long sbx_audit_fields_quote(const char *s, char *out, size_t outlen)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t o = 0;
 
-#define PUT(str, n)                                                                                \
-	do {                                                                                       \
-		if (o + (n) >= outlen)                                                             \
-			return -E2BIG;                                                             \
-		memcpy(out + o, (str), (n));                                                       \
-		o += (n);                                                                          \
+#define PUT(str, n)                          \
+	do {                                 \
+		if (o + (n) >= outlen)       \
+			return -E2BIG;       \
+		memcpy(out + o, (str), (n)); \
+		o += (n);                    \
 	} while (0)
 
 	PUT("\"", 1);

@@ -6,8 +6,6 @@
  * with the previous file's tip). A new file is created 0600 and its directory fsynced, so a
  * crash after a rotation does not lose the new name.
  */
-#include "audit/audit.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,8 +14,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <sys/stat.h>
 
+#include "audit/audit.h"
 #include "audit/internal.h"
 #include "common/fd-util.h"
 #include "common/log.h"
@@ -228,8 +228,11 @@ static int write_opening(struct sbx_audit *a, const char *torn_name, uint64_t to
 		sbx_audit_fields_uint(&f, "epoch", a->st.epoch);
 		sbx_audit_fields_str(&f, "reason", "torn_line");
 		sbx_audit_fields_uint(&f, "torn_bytes", torn_bytes);
-		sbx_audit_fields_str(&f, "moved_to", strrchr(torn_name, '/') ? strrchr(torn_name, '/') + 1 : torn_name);
-		r = sbx_audit_body(ts, "audit.recovered", NULL, NULL, sbx_audit_fields_get(&f), &body);
+		sbx_audit_fields_str(&f, "moved_to",
+				     strrchr(torn_name, '/') ? strrchr(torn_name, '/') + 1
+							     : torn_name);
+		r = sbx_audit_body(ts, "audit.recovered", NULL, NULL, sbx_audit_fields_get(&f),
+				   &body);
 		if (r >= 0)
 			r = sbx_audit_seal_write(a, body);
 		free(body);
@@ -241,7 +244,8 @@ static int write_opening(struct sbx_audit *a, const char *torn_name, uint64_t to
 		sbx_audit_fields_str(&f, "reason", "log_behind_state");
 		sbx_audit_fields_uint(&f, "log_seq", t->tip.seq);
 		sbx_audit_fields_uint(&f, "state_seq", a->st.seq);
-		r = sbx_audit_body(ts, "audit.recovered", NULL, NULL, sbx_audit_fields_get(&f), &body);
+		r = sbx_audit_body(ts, "audit.recovered", NULL, NULL, sbx_audit_fields_get(&f),
+				   &body);
 		if (r >= 0)
 			r = sbx_audit_seal_write(a, body);
 		free(body);
@@ -250,7 +254,8 @@ static int write_opening(struct sbx_audit *a, const char *torn_name, uint64_t to
 	}
 	sbx_audit_fields_uint(&f, "epoch", a->st.epoch);
 	sbx_audit_fields_str(&f, "genesis_fp", a->st.genesis_fp);
-	sbx_audit_fields_str(&f, "durability", a->durability == SBX_AUDIT_FSYNC ? "fsync" : "group");
+	sbx_audit_fields_str(&f, "durability",
+			     a->durability == SBX_AUDIT_FSYNC ? "fsync" : "group");
 	if (r >= 0)
 		r = sbx_audit_body(ts, "audit.opened", NULL, NULL, sbx_audit_fields_get(&f), &body);
 	sbx_audit_fields_done(&f);
@@ -280,8 +285,8 @@ static int open_log(struct sbx_audit *a)
 		r = move_aside(a, t.cut, t.size, seq, &torn_name);
 		if (r < 0)
 			return r;
-		log_warning("audit: torn last line of '%s' (%" PRIu64 " bytes) moved to '%s'", a->path,
-			    t.size - t.cut, torn_name);
+		log_warning("audit: torn last line of '%s' (%" PRIu64 " bytes) moved to '%s'",
+			    a->path, t.size - t.cut, torn_name);
 	}
 	if (t.has_tip && t.tip.seq >= a->st.seq) {
 		a->st.seq = t.tip.seq;
@@ -290,8 +295,8 @@ static int open_log(struct sbx_audit *a)
 		/* The log lost records the state saw: continue from the state, so verify flags the
 		 * gap, and say so. */
 		behind = true;
-		log_error("audit: '%s' ends at seq %" PRIu64 " but the state saw seq %" PRIu64, a->path,
-			  t.tip.seq, a->st.seq);
+		log_error("audit: '%s' ends at seq %" PRIu64 " but the state saw seq %" PRIu64,
+			  a->path, t.tip.seq, a->st.seq);
 	} else if (a->st.seq > 0) {
 		a->header = "reopened";
 	}

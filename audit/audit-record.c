@@ -6,12 +6,12 @@
  * needs with jansson (duplicate keys refused, so a second "seq" or "mac" cannot hide).
  * It must survive any input: it is the fuzz target's entry point.
  */
-#include "audit/internal.h"
-
 #include <errno.h>
 #include <string.h>
 
 #include <jansson.h>
+
+#include "audit/internal.h"
 
 #define SEQ_PREFIX "{\"seq\":"
 

@@ -7,8 +7,6 @@
  * them) and in the 0600 state file, which is replaced atomically so a crash leaves either the
  * old or the new epoch, never a mix. Nothing here logs; a key byte never reaches a message.
  */
-#include "audit/internal.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,11 +16,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <sodium.h>
 
+#include "audit/internal.h"
 #include "common/fd-util.h"
 #include "common/macro.h"
 
@@ -192,7 +192,8 @@ static bool hex_line(const char **pos, const char *name, size_t hexlen, const ch
 		return false;
 	*ret = *pos + n + 1;
 	for (size_t i = 0; i < hexlen; i++)
-		if (!((*ret)[i] >= '0' && (*ret)[i] <= '9') && !((*ret)[i] >= 'a' && (*ret)[i] <= 'f'))
+		if (!((*ret)[i] >= '0' && (*ret)[i] <= '9') &&
+		    !((*ret)[i] >= 'a' && (*ret)[i] <= 'f'))
 			return false;
 	if ((*ret)[hexlen] != '\n')
 		return false;
@@ -210,7 +211,8 @@ static int parse_state(const char *buf, struct sbx_audit_state *st)
 	if (!number_line(&pos, "epoch", &st->epoch) ||
 	    !number_line(&pos, "epoch-seq", &st->epoch_seq) ||
 	    !number_line(&pos, "epoch-time", &st->epoch_time) ||
-	    !number_line(&pos, "seq", &st->seq) || !hex_line(&pos, "mac", SBX_AUDIT_MAC_HEX, &mac) ||
+	    !number_line(&pos, "seq", &st->seq) ||
+	    !hex_line(&pos, "mac", SBX_AUDIT_MAC_HEX, &mac) ||
 	    !hex_line(&pos, "genesis-fp", SBX_AUDIT_FP_HEX, &fp) ||
 	    !hex_line(&pos, "key", 2 * SBX_AUDIT_KEY_BYTES, &key) || *pos != '\0')
 		return -EBADMSG;
@@ -250,7 +252,7 @@ int sbx_audit_state_load(const char *path, struct sbx_audit_state *ret)
 static int write_new_file(const char *path, const char *data, size_t len)
 {
 	_cleanup_close_ int fd =
-		open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	    open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	int r;
 
 	if (fd < 0)

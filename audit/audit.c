@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <sys/stat.h>
 
 #include <sodium.h>
@@ -73,7 +74,8 @@ int sbx_audit_body(const char *ts, const char *event, const struct sbx_audit_pee
 	if (peer)
 		(void)snprintf(peer_s, sizeof(peer_s), "{\"uid\":%u,\"gid\":%u,\"pid\":%d}",
 			       (unsigned)peer->uid, (unsigned)peer->gid, (int)peer->pid);
-	if (task && (strlen(task) > 128 || sbx_audit_fields_quote(task, task_s, sizeof(task_s)) < 0))
+	if (task &&
+	    (strlen(task) > 128 || sbx_audit_fields_quote(task, task_s, sizeof(task_s)) < 0))
 		return -EINVAL;
 	if (flen + 1024 >= SBX_AUDIT_LINE_MAX - SBX_AUDIT_SUFFIX_LEN)
 		return -E2BIG;
@@ -122,8 +124,8 @@ int sbx_audit_seal_write(struct sbx_audit *a, const char *body)
 	len = (size_t)n;
 	sbx_audit_state_mac(a->st.key, a->st.mac, a->line, len, mac);
 	sbx_audit_state_hex(mac, sizeof(mac), hex);
-	len += (size_t)snprintf(a->line + len, SBX_AUDIT_LINE_MAX - len, SBX_AUDIT_MAC_SUFFIX "%s\"}\n",
-				hex);
+	len += (size_t)snprintf(a->line + len, SBX_AUDIT_LINE_MAX - len,
+				SBX_AUDIT_MAC_SUFFIX "%s\"}\n", hex);
 	r = sbx_fd_write_all(a->fd, a->line, len);
 	if (r < 0) {
 		/* A short write (disk full) must not leave a torn line behind. */
@@ -189,7 +191,8 @@ static int enqueue(struct sbx_audit *a, char *body)
 		a->stats.dropped++;
 		a->dropped_now++;
 		if (a->dropped_now == 1)
-			log_error("audit: queue full, records are being lost (counted in audit.recovered)");
+			log_error("audit: queue full, records are being lost (counted in "
+				  "audit.recovered)");
 		return -ENOBUFS;
 	}
 	return a->error < 0 ? a->error : -EIO;

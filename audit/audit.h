@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <sys/types.h>
 
 #include "common/macro.h"
@@ -44,15 +45,15 @@ enum sbx_audit_durability {
 };
 
 struct sbx_audit_config {
-	const char *path;       /* the log, e.g. /var/log/sbx/audit.jsonl */
+	const char *path;	/* the log, e.g. /var/log/sbx/audit.jsonl */
 	const char *state_path; /* key, epoch and chain tip, e.g. /var/lib/sbx/audit.state */
 	enum sbx_audit_durability durability;
-	uint64_t rotate_size;     /* rotate when the file reaches this size; 0: never by size */
+	uint64_t rotate_size;	  /* rotate when the file reaches this size; 0: never by size */
 	uint64_t ratchet_records; /* records per key epoch; 0: 10000 */
 	uint64_t ratchet_seconds; /* seconds per key epoch; 0: 3600 */
-	uint64_t tip_records;     /* records between "audit tip" journal lines; 0: 1000 */
-	size_t queue_max;         /* records kept while unavailable; 0: 4096 */
-	size_t queue_bytes;       /* bytes kept while unavailable; 0: 4 MiB */
+	uint64_t tip_records;	  /* records between "audit tip" journal lines; 0: 1000 */
+	size_t queue_max;	  /* records kept while unavailable; 0: 4096 */
+	size_t queue_bytes;	  /* bytes kept while unavailable; 0: 4 MiB */
 };
 
 /* Who asked (SO_PEERCRED). */
@@ -64,9 +65,9 @@ struct sbx_audit_peer {
 
 struct sbx_audit_stats {
 	bool available;
-	int error;          /* the -errno that made the log unavailable, 0 when available */
-	uint64_t seq;       /* last record in the log */
-	uint64_t epoch;     /* key epoch */
+	int error;	    /* the -errno that made the log unavailable, 0 when available */
+	uint64_t seq;	    /* last record in the log */
+	uint64_t epoch;	    /* key epoch */
 	uint64_t written;   /* records written since open */
 	uint64_t queued;    /* records waiting now */
 	uint64_t dropped;   /* records lost because the queue was full, since open */
@@ -140,7 +141,10 @@ struct sbx_audit_fields {
 	size_t len, cap;
 	int error;
 };
-#define SBX_AUDIT_FIELDS_INIT {NULL, 0, 0, 0}
+#define SBX_AUDIT_FIELDS_INIT \
+	{                     \
+		NULL, 0, 0, 0 \
+	}
 void sbx_audit_fields_str(struct sbx_audit_fields *f, const char *key, const char *value);
 void sbx_audit_fields_int(struct sbx_audit_fields *f, const char *key, int64_t value);
 void sbx_audit_fields_uint(struct sbx_audit_fields *f, const char *key, uint64_t value);

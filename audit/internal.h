@@ -102,9 +102,9 @@ struct sbx_audit {
 	uint64_t rotate_size, ratchet_records, ratchet_seconds, tip_records;
 	size_t queue_max, queue_bytes;
 	int fd;
-	uint64_t off;              /* file size as written */
+	uint64_t off;		   /* file size as written */
 	struct sbx_audit_state st; /* key, epoch; seq/mac = the tip as written */
-	uint64_t committed_seq;    /* the tip as durable */
+	uint64_t committed_seq;	   /* the tip as durable */
 	uint8_t committed_mac[SBX_AUDIT_MAC_BYTES];
 	uint64_t committed_off;
 	struct sbx_audit_list pend;  /* written since the last commit */

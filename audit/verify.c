@@ -41,13 +41,13 @@ struct sbx_audit_verify {
 };
 
 static const char *const reason_names[_SBX_AUDIT_VERIFY_MAX] = {
-	[SBX_AUDIT_VERIFY_OK] = "ok",
-	[SBX_AUDIT_VERIFY_MAC_MISMATCH] = "mac_mismatch",
-	[SBX_AUDIT_VERIFY_SEQ_GAP] = "seq_gap",
-	[SBX_AUDIT_VERIFY_SEQ_DUP] = "seq_dup",
-	[SBX_AUDIT_VERIFY_PARSE] = "parse",
-	[SBX_AUDIT_VERIFY_ANCHOR_MISMATCH] = "anchor_mismatch",
-	[SBX_AUDIT_VERIFY_TRUNCATED] = "truncated",
+    [SBX_AUDIT_VERIFY_OK] = "ok",
+    [SBX_AUDIT_VERIFY_MAC_MISMATCH] = "mac_mismatch",
+    [SBX_AUDIT_VERIFY_SEQ_GAP] = "seq_gap",
+    [SBX_AUDIT_VERIFY_SEQ_DUP] = "seq_dup",
+    [SBX_AUDIT_VERIFY_PARSE] = "parse",
+    [SBX_AUDIT_VERIFY_ANCHOR_MISMATCH] = "anchor_mismatch",
+    [SBX_AUDIT_VERIFY_TRUNCATED] = "truncated",
 };
 
 const char *sbx_audit_verify_reason_name(enum sbx_audit_verify_reason r)
@@ -325,8 +325,8 @@ void sbx_audit_verify_finish(struct sbx_audit_verify *v, struct sbx_audit_verify
 				    "the log ends before the anchor at seq %" PRIu64, a->seq);
 		else
 			(void)fault(v, SBX_AUDIT_VERIFY_ANCHOR_MISMATCH, a->seq,
-				    "the anchor's seq %" PRIu64 " precedes the first record (%" PRIu64
-				    ")",
+				    "the anchor's seq %" PRIu64
+				    " precedes the first record (%" PRIu64 ")",
 				    a->seq, v->first_seq);
 	}
 	*ret = v->res;

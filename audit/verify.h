@@ -15,12 +15,12 @@
 
 enum sbx_audit_verify_reason {
 	SBX_AUDIT_VERIFY_OK,
-	SBX_AUDIT_VERIFY_MAC_MISMATCH,    /* edited, forged, or signed with another key/epoch */
-	SBX_AUDIT_VERIFY_SEQ_GAP,         /* records missing (deleted, reordered, head cut) */
-	SBX_AUDIT_VERIFY_SEQ_DUP,         /* a seq again or going back (duplicated, reordered) */
-	SBX_AUDIT_VERIFY_PARSE,           /* a line that is not a record */
+	SBX_AUDIT_VERIFY_MAC_MISMATCH,	  /* edited, forged, or signed with another key/epoch */
+	SBX_AUDIT_VERIFY_SEQ_GAP,	  /* records missing (deleted, reordered, head cut) */
+	SBX_AUDIT_VERIFY_SEQ_DUP,	  /* a seq again or going back (duplicated, reordered) */
+	SBX_AUDIT_VERIFY_PARSE,		  /* a line that is not a record */
 	SBX_AUDIT_VERIFY_ANCHOR_MISMATCH, /* the record at an anchor's seq has another mac */
-	SBX_AUDIT_VERIFY_TRUNCATED,       /* a torn last line, or the log ends before an anchor */
+	SBX_AUDIT_VERIFY_TRUNCATED,	  /* a torn last line, or the log ends before an anchor */
 	_SBX_AUDIT_VERIFY_MAX,
 };
 
@@ -32,9 +32,9 @@ struct sbx_audit_verify_result {
 	uint64_t records; /* records verified good */
 	uint64_t tip_seq; /* last good record */
 	char tip_mac[SBX_AUDIT_MAC_HEX + 1];
-	const char *file; /* where the fault is (a path given to verify_files), or NULL */
-	uint64_t line;    /* its line number in that file (1-based), or 0 */
-	char detail[160]; /* a short human explanation */
+	const char *file;  /* where the fault is (a path given to verify_files), or NULL */
+	uint64_t line;	   /* its line number in that file (1-based), or 0 */
+	char detail[160];  /* a short human explanation */
 	bool key_mismatch; /* the log names another first key than the one given */
 };
 

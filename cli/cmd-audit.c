@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -39,21 +40,21 @@ static size_t arg_n_anchors;
 
 static void usage(FILE *f)
 {
-	(void)fprintf(f,
-		      "usage: sbxctl audit COMMAND [OPTIONS] [FILE...]\n"
-		      "\n"
-		      "  init --dir DIR [--key-out F]  create DIR/" SBX_AUDIT_STATE_NAME
-		      " and show the first key once\n"
-		      "  verify [--key-file F] [--anchor SEQ:MAC]... FILE...\n"
-		      "                                check the chain: 0 ok, 1 tampered, 2 usage/I/O\n"
-		      "  show [--since T] [--until T] [--task ID] [--event NAME] [--uid N]\n"
-		      "       [--policy NAME] [--json] FILE...   matching records, as a table or JSON\n"
-		      "  stats FILE...                 events, refusals by code, tasks by policy, uid\n"
-		      "  key-usage [--since T] FILE... which key ids opened blobs (secrets.opened)\n"
-		      "\n"
-		      "TIME: 2024-05-01, 2024-05-01T12:00:00Z, @UNIXSECONDS, or an age: 30m, 12h, 7d.\n"
-		      "verify finds DIR/" SBX_AUDIT_KEY_NAME
-		      " by itself when the log sits in an sbxd --dev DIR.\n");
+	(void)fprintf(
+	    f, "usage: sbxctl audit COMMAND [OPTIONS] [FILE...]\n"
+	       "\n"
+	       "  init --dir DIR [--key-out F]  create DIR/" SBX_AUDIT_STATE_NAME
+	       " and show the first key once\n"
+	       "  verify [--key-file F] [--anchor SEQ:MAC]... FILE...\n"
+	       "                                check the chain: 0 ok, 1 tampered, 2 usage/I/O\n"
+	       "  show [--since T] [--until T] [--task ID] [--event NAME] [--uid N]\n"
+	       "       [--policy NAME] [--json] FILE...   matching records, as a table or JSON\n"
+	       "  stats FILE...                 events, refusals by code, tasks by policy, uid\n"
+	       "  key-usage [--since T] FILE... which key ids opened blobs (secrets.opened)\n"
+	       "\n"
+	       "TIME: 2024-05-01, 2024-05-01T12:00:00Z, @UNIXSECONDS, or an age: 30m, 12h, 7d.\n"
+	       "verify finds DIR/" SBX_AUDIT_KEY_NAME
+	       " by itself when the log sits in an sbxd --dev DIR.\n");
 }
 
 /* TIME to the log's own ts format, so that filters compare strings. */
@@ -78,7 +79,10 @@ static int parse_time(const char *s, char ret[32])
 		num[len - 1] = '\0';
 		if (sbx_parse_u64(num, &n) < 0 || n > 100U * 365 * 86400)
 			return -EINVAL;
-		n *= s[len - 1] == 's' ? 1 : s[len - 1] == 'm' ? 60 : s[len - 1] == 'h' ? 3600 : 86400;
+		n *= s[len - 1] == 's'	 ? 1
+		     : s[len - 1] == 'm' ? 60
+		     : s[len - 1] == 'h' ? 3600
+					 : 86400;
 		t = time(NULL) - (time_t)n;
 	} else {
 		end = strptime(s, "%Y-%m-%d", &tm);
@@ -101,20 +105,33 @@ static int parse_time(const char *s, char ret[32])
 
 static int parse_args(int argc, char **argv)
 {
-	enum { O_DIR = 0x100, O_KEY, O_KEY_OUT, O_ANCHOR, O_SINCE, O_UNTIL, O_TASK, O_EVENT,
-	       O_UID, O_POLICY, O_JSON };
+	enum {
+		O_DIR = 0x100,
+		O_KEY,
+		O_KEY_OUT,
+		O_ANCHOR,
+		O_SINCE,
+		O_UNTIL,
+		O_TASK,
+		O_EVENT,
+		O_UID,
+		O_POLICY,
+		O_JSON
+	};
 	static const struct option opts[] = {
-		{"help", no_argument, NULL, 'h'},     {"dir", required_argument, NULL, O_DIR},
-		{"key-file", required_argument, NULL, O_KEY},
-		{"key-out", required_argument, NULL, O_KEY_OUT},
-		{"anchor", required_argument, NULL, O_ANCHOR},
-		{"since", required_argument, NULL, O_SINCE},
-		{"until", required_argument, NULL, O_UNTIL},
-		{"task", required_argument, NULL, O_TASK},
-		{"event", required_argument, NULL, O_EVENT},
-		{"uid", required_argument, NULL, O_UID},
-		{"policy", required_argument, NULL, O_POLICY},
-		{"json", no_argument, NULL, O_JSON},  {},
+	    {"help", no_argument, NULL, 'h'},
+	    {"dir", required_argument, NULL, O_DIR},
+	    {"key-file", required_argument, NULL, O_KEY},
+	    {"key-out", required_argument, NULL, O_KEY_OUT},
+	    {"anchor", required_argument, NULL, O_ANCHOR},
+	    {"since", required_argument, NULL, O_SINCE},
+	    {"until", required_argument, NULL, O_UNTIL},
+	    {"task", required_argument, NULL, O_TASK},
+	    {"event", required_argument, NULL, O_EVENT},
+	    {"uid", required_argument, NULL, O_UID},
+	    {"policy", required_argument, NULL, O_POLICY},
+	    {"json", no_argument, NULL, O_JSON},
+	    {},
 	};
 	uint64_t n;
 	int c;
@@ -124,9 +141,15 @@ static int parse_args(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			exit(0);
-		case O_DIR: arg_dir = optarg; break;
-		case O_KEY: arg_key_file = optarg; break;
-		case O_KEY_OUT: arg_key_out = optarg; break;
+		case O_DIR:
+			arg_dir = optarg;
+			break;
+		case O_KEY:
+			arg_key_file = optarg;
+			break;
+		case O_KEY_OUT:
+			arg_key_out = optarg;
+			break;
 		case O_ANCHOR:
 			if (arg_n_anchors >= ARRAY_SIZE(arg_anchors))
 				return log_error_errno(E2BIG, "too many --anchor");
@@ -137,16 +160,25 @@ static int parse_args(int argc, char **argv)
 			if (parse_time(optarg, c == O_SINCE ? arg_since : arg_until) < 0)
 				return log_error_errno(EINVAL, "bad time '%s'", optarg);
 			break;
-		case O_TASK: arg_task = optarg; break;
-		case O_EVENT: arg_event = optarg; break;
+		case O_TASK:
+			arg_task = optarg;
+			break;
+		case O_EVENT:
+			arg_event = optarg;
+			break;
 		case O_UID:
 			if (sbx_parse_u64(optarg, &n) < 0 || n > UINT32_MAX)
 				return log_error_errno(EINVAL, "bad uid '%s'", optarg);
 			arg_uid = (long long)n;
 			break;
-		case O_POLICY: arg_policy = optarg; break;
-		case O_JSON: arg_json = true; break;
-		default: return -EINVAL;
+		case O_POLICY:
+			arg_policy = optarg;
+			break;
+		case O_JSON:
+			arg_json = true;
+			break;
+		default:
+			return -EINVAL;
 		}
 	}
 	return 0;
@@ -181,14 +213,16 @@ static int cmd_init(void)
 		(void)fprintf(stderr, "sbxctl: '%s' exists already, not replaced\n", state);
 		return SBX_EXIT_USAGE;
 	}
-	(void)fprintf(stderr,
-		      "sbxctl: the first audit key follows, shown this once. Store it off this host\n"
-		      "        (a password manager, paper, an HSM): it verifies the whole log, and\n"
-		      "        whoever holds it can also forge records, so keep it from this host.\n");
+	(void)fprintf(
+	    stderr,
+	    "sbxctl: the first audit key follows, shown this once. Store it off this host\n"
+	    "        (a password manager, paper, an HSM): it verifies the whole log, and\n"
+	    "        whoever holds it can also forge records, so keep it from this host.\n");
 	(void)fflush(stderr);
 	r = sbx_audit_state_init(state, arg_key_out, arg_key_out ? -1 : STDOUT_FILENO, fp);
 	if (r == -EEXIST)
-		return log_error_errno(r, "'%s' exists already, not replaced", state), SBX_EXIT_USAGE;
+		return log_error_errno(r, "'%s' exists already, not replaced", state),
+		       SBX_EXIT_USAGE;
 	if (r < 0)
 		return log_error_errno(r, "cannot create '%s'", state), SBX_EXIT_USAGE;
 	(void)fprintf(stderr, "sbxctl: created '%s'; first key fingerprint %s%s%s\n", state, fp,
@@ -257,12 +291,13 @@ static int cmd_verify(int n, char **files)
 			      res.detail);
 	else
 		(void)fprintf(stderr, "sbxctl: %s\n", res.detail);
-	(void)fprintf(stderr, "sbxctl: %" PRIu64 " records verified before it, last good %" PRIu64
-			      "\n",
+	(void)fprintf(stderr,
+		      "sbxctl: %" PRIu64 " records verified before it, last good %" PRIu64 "\n",
 		      res.records, res.tip_seq);
 	if (res.key_mismatch)
-		(void)fprintf(stderr, "sbxctl: the log names another first key than '%s': wrong "
-				      "--key-file?\n",
+		(void)fprintf(stderr,
+			      "sbxctl: the log names another first key than '%s': wrong "
+			      "--key-file?\n",
 			      key);
 	return EXIT_TAMPERED;
 }
@@ -336,7 +371,8 @@ static bool matches(json_t *rec)
 	const char *ts = str_of(rec, "ts");
 	json_t *uid = json_object_get(json_object_get(rec, "peer"), "uid");
 
-	if ((arg_since[0] && strcmp(ts, arg_since) < 0) || (arg_until[0] && strcmp(ts, arg_until) > 0))
+	if ((arg_since[0] && strcmp(ts, arg_since) < 0) ||
+	    (arg_until[0] && strcmp(ts, arg_until) > 0))
 		return false;
 	if (arg_task && strcmp(str_of(rec, "task"), arg_task) != 0)
 		return false;
@@ -363,11 +399,13 @@ static void show_one(json_t *rec, const char *line, void *userdata)
 		return;
 	}
 	if (json_is_integer(uid))
-		(void)snprintf(uid_s, sizeof(uid_s), "%" JSON_INTEGER_FORMAT, json_integer_value(uid));
+		(void)snprintf(uid_s, sizeof(uid_s), "%" JSON_INTEGER_FORMAT,
+			       json_integer_value(uid));
 	(void)printf("%-7" JSON_INTEGER_FORMAT " %.19s  %-18s %-6s %-12s",
 		     json_integer_value(json_object_get(rec, "seq")), str_of(rec, "ts"),
 		     str_of(rec, "event"), uid_s, *str_of(rec, "task") ? str_of(rec, "task") : "-");
-	json_object_foreach(rec, key, val) {
+	json_object_foreach(rec, key, val)
+	{
 		bool skip = false;
 		for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
 			skip |= strcmp(key, fixed[i]) == 0;
@@ -477,8 +515,8 @@ static int cmd_read(const char *cmd, int n, char **files)
 	}
 	if (strcmp(cmd, "show") == 0) {
 		if (!arg_json)
-			(void)printf("%-7s %-19s  %-18s %-6s %-12s %s\n", "SEQ", "TIME (UTC)", "EVENT",
-				     "UID", "TASK", "DETAILS");
+			(void)printf("%-7s %-19s  %-18s %-6s %-12s %s\n", "SEQ", "TIME (UTC)",
+				     "EVENT", "UID", "TASK", "DETAILS");
 		return for_each_record(n, files, show_one, NULL) < 0 ? SBX_EXIT_USAGE : 0;
 	}
 	if (strcmp(cmd, "stats") == 0) {
@@ -499,7 +537,8 @@ static int cmd_read(const char *cmd, int n, char **files)
 		(void)printf("%-8" PRIu64 " %-10" PRIu64 " %-27s %s\n", k->ids[i], k->counts[i],
 			     k->first[i], k->last[i]);
 	if (k->n == 0)
-		(void)printf("(no secrets.opened records%s)\n", arg_since[0] ? " in that time" : "");
+		(void)printf("(no secrets.opened records%s)\n",
+			     arg_since[0] ? " in that time" : "");
 	return 0;
 }
 

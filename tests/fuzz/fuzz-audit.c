@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (sbx_audit_verify_new(key_file(), &v) < 0)
 		abort();
-	(void)sbx_audit_verify_add_anchor(v, "3:0000000000000000000000000000000000000000000000000000000000000000");
+	(void)sbx_audit_verify_add_anchor(
+	    v, "3:0000000000000000000000000000000000000000000000000000000000000000");
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);

@@ -117,7 +117,8 @@ Test(audit_cli, verify_tampered_exits_1_naming_the_seq)
 	char cmd[1200];
 	struct sbx_test_run r;
 
-	(void)snprintf(cmd, sizeof(cmd), "sed -i 's/\"code\":\"key_retired\"/\"code\":\"key_unknown\"/' '%s'",
+	(void)snprintf(cmd, sizeof(cmd),
+		       "sed -i 's/\"code\":\"key_retired\"/\"code\":\"key_unknown\"/' '%s'",
 		       log_path);
 	cr_assert(eq(int, system(cmd), 0));
 	r = run("verify", log_path);
@@ -215,8 +216,8 @@ Test(audit_cli, show_filters)
 	for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
 		json_t *o = json_loads(line, 0, NULL);
 		cr_expect(o != NULL);
-		cr_expect(sbx_test_contains(json_string_value(json_object_get(o, "event")),
-					    ".refused"));
+		cr_expect(
+		    sbx_test_contains(json_string_value(json_object_get(o, "event")), ".refused"));
 		json_decref(o);
 		lines++;
 	}

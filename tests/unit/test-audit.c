@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -181,8 +182,8 @@ Test(audit, record_format_and_round_trip)
 	json_t *o;
 	const char *key;
 	void *it;
-	const char *order[] = {"seq", "ts", "event", "peer", "task", "policy",
-			       "pool_uid", "pid", "names", "mac"};
+	const char *order[] = {"seq",	 "ts",	     "event", "peer",  "task",
+			       "policy", "pool_uid", "pid",   "names", "mac"};
 	size_t k = 0;
 
 	make_log(20);
@@ -192,7 +193,8 @@ Test(audit, record_format_and_round_trip)
 	cr_expect(strstr(l.v[0], "\"event\":\"audit.opened\"") != NULL);
 	o = json_loads(l.v[1], 0, NULL);
 	cr_assert(o != NULL);
-	json_object_foreach(o, key, it) {
+	json_object_foreach(o, key, it)
+	{
 		(void)it;
 		cr_expect(k < ARRAY_SIZE(order) && strcmp(key, order[k]) == 0, "key %zu is %s", k,
 			  key);
@@ -318,10 +320,11 @@ Test(audit, tamper_insert_a_forged_line)
 
 	make_log(10);
 	read_lines(log_path, &l);
-	(void)snprintf(forged, sizeof(forged),
-		       "{\"seq\":6,\"ts\":\"2024-01-01T00:00:00.000000Z\",\"event\":\"task.exited\","
-		       "\"peer\":null,\"task\":\"t-4\",\"mac\":\"%064d\"}\n",
-		       0);
+	(void)snprintf(
+	    forged, sizeof(forged),
+	    "{\"seq\":6,\"ts\":\"2024-01-01T00:00:00.000000Z\",\"event\":\"task.exited\","
+	    "\"peer\":null,\"task\":\"t-4\",\"mac\":\"%064d\"}\n",
+	    0);
 	memmove(&l.v[6], &l.v[5], (l.n - 5) * sizeof(char *));
 	l.v[5] = forged;
 	l.n++;
@@ -663,8 +666,8 @@ Test(audit, crash_mid_write_torn_line_is_moved_aside)
 	cr_expect(eq(str, text, "{\"seq\":7,\"ts\":\"2024-01-0"));
 	free(text);
 	text = slurp(log_path);
-	cr_expect(strstr(text, "{\"seq\":7,") && strstr(strstr(text, "{\"seq\":7,"),
-							     "\"event\":\"audit.recovered\""));
+	cr_expect(strstr(text, "{\"seq\":7,") &&
+		  strstr(strstr(text, "{\"seq\":7,"), "\"event\":\"audit.recovered\""));
 	cr_expect(strstr(text, "\"reason\":\"torn_line\",\"torn_bytes\":25,\"moved_to\":"
 			       "\"audit.jsonl.torn-7\"") != NULL);
 	free(text);
