@@ -35,6 +35,7 @@ struct sbx_sandbox_params {
 	uint32_t uid_base;                      /* 0: SBX_UID_POOL_BASE */
 	uint32_t uid_count;                     /* 0: SBX_UID_POOL_SIZE */
 	bool wipe_envp;                         /* init zeroes envp strings once the payload has them */
+	bool hold;                              /* the child waits for sbx_sandbox_release() */
 };
 
 /* Which setup step failed, and why; filled on -errno returns and in results. */
@@ -68,6 +69,8 @@ struct sbx_sandbox;
  * on failure nothing is left behind (no process, cgroup, mount or uid lease). */
 int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbox **ret,
 		      struct sbx_sandbox_error *reterr);
+/* Lets a sandbox spawned with `hold` go on (after the caller recorded its start). */
+int sbx_sandbox_release(struct sbx_sandbox *sb);
 /* pidfd of the sandbox's init; POLLIN once it has exited. Owned by the sandbox. */
 int sbx_sandbox_pidfd(const struct sbx_sandbox *sb);
 pid_t sbx_sandbox_pid(const struct sbx_sandbox *sb);

@@ -33,6 +33,7 @@ struct sbx_sandbox {
 	int pidfd;
 	int report_fd;
 	struct sbx_cgroup *cg;
+	int sync_fd; /* write end while held */
 	struct sbx_ids_lease lease;
 	struct sbx_ids_lease init_lease; /* user namespace mode: init's own uid */
 	bool execd;
@@ -134,6 +135,7 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 		return -ENOMEM;
 	}
 	sb->pidfd = sb->report_fd = sb->lease.lock_fd = sb->init_lease.lock_fd = -1;
+	sb->sync_fd = -1;
 
 	r = sbx_ids_lease(params->runtime_dir ? params->runtime_dir : SBX_RUNTIME_DIR_DEFAULT,
 			  params->uid_base ? params->uid_base : SBX_UID_POOL_BASE,
@@ -209,12 +211,12 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 		set_error(reterr, "id_maps", r);
 		goto fail;
 	}
-	if (write(sync[1], "g", 1) != 1) {
-		r = -errno;
+	/* Held: the caller releases the child once it has recorded the start. */
+	sb->sync_fd = TAKE_FD(sync[1]);
+	if (!params->hold && (r = sbx_sandbox_release(sb)) < 0) {
 		set_error(reterr, "sync", r);
 		goto fail;
 	}
-	sync[1] = safe_close(sync[1]);
 	sbx_mounts_plan_done(&plan);
 	*ret = sb;
 	return 0;
@@ -227,6 +229,22 @@ fail:
 	sbx_mounts_plan_done(&plan);
 	(void)sbx_sandbox_free(sb);
 	return r;
+}
+
+int sbx_sandbox_release(struct sbx_sandbox *sb)
+{
+	int fd = sb->sync_fd;
+
+	if (fd < 0)
+		return -EALREADY;
+	sb->sync_fd = -1;
+	if (write(fd, "g", 1) != 1) {
+		int r = -errno;
+		(void)close(fd);
+		return r < 0 ? r : -EIO;
+	}
+	(void)close(fd);
+	return 0;
 }
 
 int sbx_sandbox_pidfd(const struct sbx_sandbox *sb)
@@ -371,6 +389,7 @@ struct sbx_sandbox *sbx_sandbox_free(struct sbx_sandbox *sb)
 		(void)sbx_sandbox_kill(sb);
 		(void)sbx_sandbox_reap(sb, true, NULL);
 	}
+	sb->sync_fd = safe_close(sb->sync_fd); /* a held child reads EOF and leaves */
 	sb->cg = sbx_cgroup_destroy(sb->cg);
 	sbx_ids_release(&sb->lease);
 	sbx_ids_release(&sb->init_lease);

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "keys/sealed.h"
+#include "supervisor/records.h"
 #include "supervisor/sbxd.h"
 
 void sbx_keys_seal(struct sbx_conn *c, struct sbx_request *req)
@@ -60,6 +61,22 @@ void sbx_keys_seal(struct sbx_conn *c, struct sbx_request *req)
 						 : "sealing failed");
 		return;
 	}
+	{
+		struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+		const char *names[SBX_SECRET_SET_MAX];
+		size_t n = sbx_secret_set_count(set);
+		for (size_t i = 0; i < n && i < SBX_SECRET_SET_MAX; i++)
+			names[i] = sbx_secret_set_name(set, i);
+		sbx_audit_fields_str(&f, "context", req->context);
+		sbx_audit_fields_uint(&f, "key_id", h.key_id);
+		sbx_audit_fields_strv(&f, "names", names, n);
+		if (sbx_record(c->srv, "secrets.sealed", &c->peer, NULL, &f) < 0 ||
+		    sbx_records_commit(c->srv) < 0) {
+			sbx_conn_send_error(c, req->id, SBX_E_AUDIT_UNAVAILABLE,
+					    "the audit log cannot be written");
+			return;
+		}
+	}
 	sbx_conn_send(c, sbx_protocol_ok_line(req->id, json_pack("{s:s, s:I}", "sealed", blob,
 								 "key_id", (json_int_t)h.key_id)));
 }
@@ -81,6 +98,18 @@ void sbx_keys_rewrap(struct sbx_conn *c, struct sbx_request *req)
 	if (sbx_sealed_inspect(blob, &h) < 0) {
 		sbx_conn_send_error(c, req->id, SBX_E_INTERNAL, "rewrap produced a bad blob");
 		return;
+	}
+	{
+		struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+		sbx_audit_fields_str(&f, "context", req->context);
+		sbx_audit_fields_uint(&f, "key_id", h.key_id);
+		sbx_audit_fields_bool(&f, "rewrapped", rewrapped);
+		if (sbx_record(c->srv, "secrets.rewrapped", &c->peer, NULL, &f) < 0 ||
+		    sbx_records_commit(c->srv) < 0) {
+			sbx_conn_send_error(c, req->id, SBX_E_AUDIT_UNAVAILABLE,
+					    "the audit log cannot be written");
+			return;
+		}
 	}
 	sbx_conn_send(c, sbx_protocol_ok_line(req->id, json_pack("{s:s, s:I, s:b}", "sealed", blob,
 								 "key_id", (json_int_t)h.key_id,

@@ -34,6 +34,7 @@
 #include "keys/secret.h"
 #include "policy/embedded.h"
 #include "sandbox/sandbox.h"
+#include "supervisor/records.h"
 #include "supervisor/sbxd.h"
 
 #define EXIT_CONFIG 78
@@ -45,7 +46,7 @@ static struct {
 } arg;
 
 static struct sbx_server server;
-static uv_signal_t sig_term, sig_int, sig_hup;
+static uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
 
 /* sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
 static void notify(const char *msg)
@@ -150,8 +151,33 @@ static int dev_setup(const char *dir, struct sbx_config **ret)
 	return 0;
 }
 
+static void record_keyring(const char *event)
+{
+	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+
+	sbx_audit_fields_uint(&f, "primary", sbx_keyring_primary_id(server.keyring));
+	sbx_audit_fields_uint(&f, "keys", sbx_keyring_count(server.keyring));
+	(void)sbx_record(&server, event, NULL, NULL, &f);
+}
+
+static void record_daemon(const char *event, const char *failed)
+{
+	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+
+	sbx_audit_fields_str(&f, "version", SBX_VERSION);
+	sbx_audit_fields_int(&f, "pid", getpid());
+	sbx_audit_fields_uint(&f, "policies", server.policies->n);
+	if (failed) {
+		sbx_audit_fields_bool(&f, "ok", false);
+		sbx_audit_fields_str(&f, "failed", failed);
+	}
+	(void)sbx_record(&server, event, NULL, NULL, &f);
+	(void)sbx_records_commit(&server);
+}
+
 static void reload(void)
 {
+	const char *failed = NULL;
 	struct sbx_config *cfg = NULL;
 	struct sbx_policy_set *set = NULL;
 	struct sbx_keyring *kr = NULL;
@@ -161,15 +187,18 @@ static void reload(void)
 	if (arg.config && sbx_config_load(arg.config, &cfg) < 0) {
 		log_error("reload: configuration '%s' is broken; keeping the running one",
 			  arg.config);
+		failed = "config";
 		goto done;
 	}
 	use = cfg ? cfg : server.cfg;
 	if (sbx_policies_load(use->policy_dir, use->profile_dir, &set) < 0) {
 		log_error("reload: policies are broken; keeping the running set");
+		failed = "policies";
 		goto done;
 	}
 	if (load_keyring(use, &kr) < 0) {
 		log_error("reload: keyring is broken; keeping the running keys");
+		failed = "keyring";
 		goto done;
 	}
 	sbx_policies_free(server.policies);
@@ -185,7 +214,9 @@ static void reload(void)
 		server.cfg = TAKE_PTR(cfg);
 	}
 	log_info("reloaded: %zu policies", server.policies->n);
+	record_keyring("keyring.loaded");
 done:
+	record_daemon("daemon.reloaded", failed);
 	sbx_policies_free(set);
 	sbx_keyring_free(kr);
 	sbx_config_free(cfg);
@@ -204,6 +235,12 @@ static void on_signal(uv_signal_t *h, int sig)
 	(void)h;
 	if (sig == SIGHUP) {
 		reload();
+		return;
+	}
+	if (sig == SIGUSR1) {
+		int r = sbx_audit_rotate(server.audit);
+		if (r < 0)
+			log_error_errno(r, "rotating the audit log");
 		return;
 	}
 	if (server.draining) {
@@ -322,11 +359,18 @@ int main(int argc, char **argv)
 		(void)snprintf(dir, sizeof(dir), "%s", server.cfg->socket_path);
 		(void)mkdir(dirname(dir), 0755);
 	}
+	if (sbx_records_open(&server) < 0)
+		return EXIT_CONFIG;
+	sbx_records_start_loop(&server);
+	record_daemon("daemon.started", NULL);
+	record_keyring("keyring.loaded");
 	if (sbx_server_listen(&server, fd) < 0)
 		return 1;
 	(void)uv_signal_init(server.loop, &sig_term);
 	(void)uv_signal_init(server.loop, &sig_int);
 	(void)uv_signal_init(server.loop, &sig_hup);
+	(void)uv_signal_init(server.loop, &sig_usr1);
+	(void)uv_signal_start(&sig_usr1, on_signal, SIGUSR1);
 	(void)uv_signal_start(&sig_term, on_signal, SIGTERM);
 	(void)uv_signal_start(&sig_int, on_signal, SIGINT);
 	(void)uv_signal_start(&sig_hup, on_signal, SIGHUP);
@@ -340,6 +384,8 @@ int main(int argc, char **argv)
 	sbx_server_close_all(&server);
 	uv_walk(server.loop, close_walk, NULL);
 	(void)uv_run(server.loop, UV_RUN_DEFAULT);
+	record_daemon("daemon.stopped", NULL);
+	sbx_records_close(&server);
 	(void)uv_loop_close(server.loop);
 	sbx_policies_free(server.policies);
 	sbx_keyring_free(server.keyring);

@@ -16,6 +16,7 @@
 #include "supervisor/policies.h"
 #include "supervisor/protocol.h"
 
+struct sbx_audit;
 struct sbx_keyring;
 struct sbx_task;
 
@@ -60,6 +61,9 @@ struct sbx_server {
 	unsigned n_queued;
 	uint64_t next_task;
 	uv_timer_t drain_timer;
+	struct sbx_audit *audit;
+	uv_check_t audit_check;
+	uv_timer_t audit_timer;
 	struct sbx_stats stats;
 };
 

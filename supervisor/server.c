@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "supervisor/records.h"
 #include "supervisor/sbxd.h"
 
 struct wreq {
@@ -186,8 +187,21 @@ static void handle_line(struct sbx_conn *c, char *line, size_t len)
 		return;
 	}
 	if (!(c->ops & (1U << req.op))) {
+		struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+		sbx_audit_fields_str(&f, "op", sbx_op_name(req.op));
+		sbx_audit_fields_str(&f, "code", "unauthorized");
+		(void)sbx_record(c->srv, "client.refused", &c->peer, NULL, &f);
+		(void)sbx_records_commit(c->srv);
 		sbx_conn_send_error(c, req.id, SBX_E_UNAUTHORIZED, "uid %u may not use op '%s'",
 				    (unsigned)c->peer.uid, sbx_op_name(req.op));
+		sbx_request_done(&req);
+		return;
+	}
+	/* Fail closed: nothing new happens while decisions cannot be recorded. */
+	if ((req.op == SBX_OP_RUN || req.op == SBX_OP_SEAL || req.op == SBX_OP_REWRAP) &&
+	    !sbx_records_available(c->srv)) {
+		sbx_conn_send_error(c, req.id, SBX_E_AUDIT_UNAVAILABLE,
+				    "the audit log cannot be written; retry later");
 		sbx_request_done(&req);
 		return;
 	}
@@ -329,6 +343,11 @@ static void on_connection(uv_stream_t *l, int status)
 	c->srv = srv;
 	c->ops = sbx_authz_ops(srv->cfg, &c->peer);
 	if (!c->ops) {
+		struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+		sbx_audit_fields_str(&f, "code", "unauthorized");
+		sbx_audit_fields_str(&f, "reason", "no client rule names this peer");
+		(void)sbx_record(srv, "client.refused", &c->peer, NULL, &f);
+		(void)sbx_records_commit(srv);
 		log_notice("refused connection of uid %u pid %d: no client rule names it",
 			   (unsigned)c->peer.uid, (int)c->peer.pid);
 		refuse(c, "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"unauthorized\","

@@ -16,6 +16,7 @@
  * them are closed.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +29,11 @@
 #include "keys/redact.h"
 #include "keys/sealed.h"
 #include "sandbox/sandbox.h"
+#include "supervisor/records.h"
 #include "supervisor/sbxd.h"
 
 #define READ_CHUNK 65536
+#define SBX_EXEC_ENV_NAMES 256
 
 enum state { QUEUED, RUNNING, ENDED };
 
@@ -233,6 +236,27 @@ static void forward(struct sbx_task *t, struct stream *s, const char *data, size
 	free(out);
 }
 
+static void record_exited(struct sbx_task *t, const char *reason, const struct sbx_sandbox_error *e)
+{
+	const struct sbx_sandbox_result *r = &t->res;
+	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+
+	sbx_audit_fields_str(&f, "reason", reason);
+	if (e) {
+		sbx_audit_fields_str(&f, "step", e->step);
+		sbx_audit_fields_int(&f, "errno", e->err);
+	} else {
+		if (r->end == SBX_END_EXITED)
+			sbx_audit_fields_int(&f, "code", r->code);
+		if (r->end == SBX_END_SIGNALED)
+			sbx_audit_fields_int(&f, "signal", r->signal);
+		sbx_audit_fields_uint(&f, "duration_ms", now_ms() - t->t_start);
+		sbx_audit_fields_uint(&f, "cpu_ms", r->cpu_ms);
+		sbx_audit_fields_uint(&f, "max_rss_kb", r->max_rss_kb);
+	}
+	(void)sbx_record(t->srv, "task.exited", t->conn ? &t->conn->peer : NULL, t->id, &f);
+}
+
 static void send_exit(struct sbx_task *t)
 {
 	const struct sbx_sandbox_result *r = &t->res;
@@ -248,6 +272,7 @@ static void send_exit(struct sbx_task *t)
 		      (json_int_t)r->cpu_ms, "max_rss_kb", (json_int_t)r->max_rss_kb);
 	if (t->out.truncated || t->err.truncated)
 		(void)json_object_set_new(f, "output_truncated", json_true());
+	record_exited(t, reason, NULL);
 	send_event(t, "exit", f);
 }
 
@@ -259,6 +284,7 @@ static void maybe_done(struct sbx_task *t)
 	if (t->res.end == SBX_END_SETUP_FAILED) {
 		char msg[512];
 		t->srv->stats.tasks_failed++;
+		record_exited(t, "setup_failed", &t->res.error);
 		if (conn_ok(t))
 			sbx_conn_send(t->conn,
 				      sbx_protocol_error_line(
@@ -351,15 +377,36 @@ static void on_timeout(uv_timer_t *h)
 	kill_task(h->data, "timeout");
 }
 
+/* Every refusal of a run request: recorded, then answered. */
+_printf_(4, 5) static void refuse_run(struct sbx_conn *c, const struct sbx_request *req,
+				      enum sbx_error code, const char *fmt, ...)
+{
+	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sbx_audit_fields_str(&f, "policy", req->policy);
+	sbx_audit_fields_str(&f, "code", sbx_error_name(code));
+	sbx_audit_fields_str(&f, "message", msg);
+	(void)sbx_record(c->srv, "task.refused", &c->peer, NULL, &f);
+	(void)sbx_records_commit(c->srv);
+	sbx_conn_send_error(c, req->id, code, "%s", msg);
+}
+
 static bool accept_secret(const char *name, void *userdata)
 {
 	return sbx_policy_accepts_secret(userdata, name);
 }
 
 /* Opens the task's blob; on failure sends the error reply and returns < 0. */
-static int open_secrets(struct sbx_conn *c, const char *req_id, struct sbx_policy *p,
-			const char *sealed, const char *context, struct sbx_secret_set **ret)
+static int open_secrets(struct sbx_conn *c, const char *req_id, const char *task,
+			struct sbx_policy *p, const char *sealed, const char *context,
+			struct sbx_secret_set **ret)
 {
+	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
 	static const char *const what[_SBX_E_MAX] = {
 		[SBX_E_SEALED_MALFORMED] = "the sealed blob is malformed",
 		[SBX_E_KEY_UNKNOWN] = "the blob's key is not in the keyring",
@@ -374,10 +421,24 @@ static int open_secrets(struct sbx_conn *c, const char *req_id, struct sbx_polic
 	if (!sealed)
 		return 0;
 	r = sbx_sealed_open(c->srv->keyring, sealed, context, accept_secret, p, ret);
-	if (r >= 0)
+	if (r >= 0) {
+		size_t n = sbx_secret_set_count(*ret);
+		const char *names[SBX_SECRET_SET_MAX];
+		for (size_t i = 0; i < n && i < SBX_SECRET_SET_MAX; i++)
+			names[i] = sbx_secret_set_name(*ret, i);
+		sbx_audit_fields_uint(&f, "key_id", sbx_secret_set_key_id(*ret));
+		sbx_audit_fields_str(&f, "context", context);
+		sbx_audit_fields_strv(&f, "names", names, n);
+		(void)sbx_record(c->srv, "secrets.opened", &c->peer, task, &f);
 		return 0;
+	}
 	code = sbx_sealed_error(r);
 	c->srv->stats.tasks_denied++;
+	sbx_audit_fields_str(&f, "code", sbx_error_name(code));
+	sbx_audit_fields_str(&f, "context", context);
+	sbx_audit_fields_str(&f, "policy", p->name);
+	(void)sbx_record(c->srv, "secrets.refused", &c->peer, task, &f);
+	(void)sbx_records_commit(c->srv);
 	sbx_conn_send_error(c, req_id, code, "%s (policy '%s')",
 			    what[code] ? what[code] : "the sealed blob could not be opened",
 			    p->name);
@@ -436,6 +497,25 @@ static char **build_envp(struct sbx_task *t, struct sbx_secret_set *set)
 	return envp;
 }
 
+static int record_started(struct sbx_task *t)
+{
+	const struct sbx_policy *p = t->pe->policy;
+	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+	int r;
+
+	sbx_audit_fields_str(&f, "policy", p->name);
+	sbx_audit_fields_uint(&f, "uid", sbx_sandbox_uid(t->sb));
+	sbx_audit_fields_int(&f, "pid", sbx_sandbox_pid(t->sb));
+	sbx_audit_fields_uint(&f, "memory_max", p->memory_max);
+	sbx_audit_fields_uint(&f, "pids_max", p->pids_max);
+	sbx_audit_fields_uint(&f, "cpu_millis", p->cpu_millis);
+	sbx_audit_fields_uint(&f, "timeout_ms", t->timeout_ms);
+	r = sbx_record(t->srv, "task.started", t->conn ? &t->conn->peer : NULL, t->id, &f);
+	if (r >= 0)
+		r = sbx_records_commit(t->srv);
+	return r;
+}
+
 /* Spawns the sandbox; consumes set. On failure the error is sent and the task finished. */
 static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 {
@@ -462,6 +542,7 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 			.uid_base = cfg->uid_base,
 			.uid_count = cfg->uid_count,
 			.wipe_envp = true,
+			.hold = true,
 		};
 		r = sbx_sandbox_spawn(&params, &t->sb, &err);
 	} else {
@@ -482,6 +563,7 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 		(void)safe_close(errp[0]);
 		(void)safe_close(inp[1]);
 		t->srv->stats.tasks_failed++;
+		record_exited(t, "setup_failed", &err);
 		sbx_conn_send(t->conn,
 			      sbx_protocol_error_line(
 				      t->req_id, SBX_E_SANDBOX_SETUP_FAILED,
@@ -489,6 +571,16 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 				      json_pack("{s:s, s:i, s:s}", "step", err.step, "errno",
 						err.err, "task", t->id)));
 		task_finish(t);
+		return;
+	}
+	/* Written before the payload may run: no task runs unaudited. */
+	if (record_started(t) < 0 || sbx_sandbox_release(t->sb) < 0) {
+		(void)safe_close(outp[0]);
+		(void)safe_close(errp[0]);
+		(void)safe_close(inp[1]);
+		sbx_conn_send_error(t->conn, t->req_id, SBX_E_AUDIT_UNAVAILABLE,
+				    "the audit log cannot be written: the task was not started");
+		task_finish(t); /* frees the held sandbox: its child reads EOF and leaves */
 		return;
 	}
 	(void)open_stream(t, &t->out, outp[0], "stdout");
@@ -534,7 +626,8 @@ static void start_next(struct sbx_server *srv)
 			task_finish(t);
 			continue;
 		}
-		if (open_secrets(t->conn, t->req_id, t->pe->policy, t->sealed, t->context, &set) < 0) {
+		if (open_secrets(t->conn, t->req_id, t->id, t->pe->policy, t->sealed, t->context,
+				 &set) < 0) {
 			task_finish(t);
 			continue;
 		}
@@ -564,11 +657,11 @@ static bool check_run(struct sbx_conn *c, struct sbx_request *req, struct sbx_po
 	json_t *v;
 
 	if (srv->draining) {
-		sbx_conn_send_error(c, req->id, SBX_E_BUSY, "sbxd is shutting down");
+		refuse_run(c, req, SBX_E_BUSY, "sbxd is shutting down");
 		return false;
 	}
 	if (!pe) {
-		sbx_conn_send_error(c, req->id, SBX_E_POLICY_UNKNOWN, "unknown policy '%.64s'",
+		refuse_run(c, req, SBX_E_POLICY_UNKNOWN, "unknown policy '%.64s'",
 				    req->policy);
 		return false;
 	}
@@ -576,14 +669,14 @@ static bool check_run(struct sbx_conn *c, struct sbx_request *req, struct sbx_po
 	if (!sbx_authz_policy(srv->cfg, &c->peer, p->name, p->uids, p->n_uids, p->groups,
 			      p->n_groups)) {
 		srv->stats.tasks_denied++;
-		sbx_conn_send_error(c, req->id, SBX_E_UNAUTHORIZED,
+		refuse_run(c, req, SBX_E_UNAUTHORIZED,
 				    "uid %u may not run tasks under policy '%s'",
 				    (unsigned)c->peer.uid, p->name);
 		return false;
 	}
 	json_object_foreach(req->env, k, v) {
 		if (!valid_env_name(k) || !sbx_policy_accepts_env(p, k)) {
-			sbx_conn_send_error(c, req->id, SBX_E_POLICY_VIOLATION,
+			refuse_run(c, req, SBX_E_POLICY_VIOLATION,
 					    "policy '%s' does not let a request set env '%.64s'",
 					    p->name, k);
 			return false;
@@ -593,7 +686,7 @@ static bool check_run(struct sbx_conn *c, struct sbx_request *req, struct sbx_po
 	if (req->timeout_ms) {
 		uint64_t limit = p->timeout_default_ms ? p->timeout_default_ms : p->timeout_max_ms;
 		if (limit && req->timeout_ms > limit) {
-			sbx_conn_send_error(c, req->id, SBX_E_POLICY_VIOLATION,
+			refuse_run(c, req, SBX_E_POLICY_VIOLATION,
 					    "timeout_ms %llu is above the limit of policy '%s' "
 					    "(%llu); a request may only lower it",
 					    (unsigned long long)req->timeout_ms, p->name,
@@ -603,11 +696,11 @@ static bool check_run(struct sbx_conn *c, struct sbx_request *req, struct sbx_po
 		*ret_timeout = req->timeout_ms;
 	}
 	if (req->cwd && req->cwd[0] != '/') {
-		sbx_conn_send_error(c, req->id, SBX_E_BAD_REQUEST, "'cwd' must be an absolute path");
+		refuse_run(c, req, SBX_E_BAD_REQUEST, "'cwd' must be an absolute path");
 		return false;
 	}
 	if (srv->n_running >= srv->cfg->max_tasks && srv->n_queued >= srv->cfg->max_queued) {
-		sbx_conn_send_error(c, req->id, SBX_E_BUSY,
+		refuse_run(c, req, SBX_E_BUSY,
 				    "%u tasks running and %u queued: at the limits", srv->n_running,
 				    srv->n_queued);
 		return false;
@@ -654,20 +747,49 @@ static int copy_request(struct sbx_task *t, struct sbx_request *req)
 	return 0;
 }
 
+static int record_requested(struct sbx_task *t, const struct sbx_request *req)
+{
+	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+	const char *names[SBX_EXEC_ENV_NAMES];
+	size_t n = 0;
+	const char *k;
+	json_t *v;
+	int r;
+
+	json_object_foreach(req->env, k, v)
+		if (n < SBX_EXEC_ENV_NAMES)
+			names[n++] = k;
+	sbx_audit_fields_str(&f, "policy", t->pe->policy->name);
+	sbx_audit_fields_str(&f, "program", t->argv[0]);
+	sbx_audit_fields_uint(&f, "argc", json_array_size(req->argv));
+	sbx_audit_fields_strv(&f, "env", names, n);
+	sbx_audit_fields_bool(&f, "sealed", req->sealed != NULL);
+	if (req->context)
+		sbx_audit_fields_str(&f, "context", req->context);
+	sbx_audit_fields_uint(&f, "timeout_ms", t->timeout_ms);
+	r = sbx_record(t->srv, "task.requested", &t->conn->peer, t->id, &f);
+	if (r >= 0)
+		r = sbx_records_commit(t->srv);
+	return r;
+}
+
 void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
 {
 	struct sbx_server *srv = c->srv;
 	struct sbx_secret_set *set = NULL;
 	struct sbx_policy_entry *pe;
 	struct sbx_task *t, **tail;
+	char id[sizeof(t->id)];
 	uint64_t timeout;
 	bool now;
 	int r;
 
 	if (!check_run(c, req, &pe, &timeout))
 		return;
+	(void)snprintf(id, sizeof(id), "sbxd-%d-%llu", (int)getpid(),
+		       (unsigned long long)++srv->next_task);
 	/* Open the blob first: a bad one is refused before anything is accepted. */
-	if (open_secrets(c, req->id, pe->policy, req->sealed, req->context, &set) < 0)
+	if (open_secrets(c, req->id, id, pe->policy, req->sealed, req->context, &set) < 0)
 		return;
 	now = srv->n_running < srv->cfg->max_tasks;
 	if (!now)
@@ -689,8 +811,7 @@ void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
 	t->state = QUEUED;
 	srv->n_queued++;
 	(void)snprintf(t->req_id, sizeof(t->req_id), "%s", req->id);
-	(void)snprintf(t->id, sizeof(t->id), "sbxd-%d-%llu", (int)getpid(),
-		       (unsigned long long)++srv->next_task);
+	(void)snprintf(t->id, sizeof(t->id), "%s", id);
 	for (tail = &srv->tasks; *tail; tail = &(*tail)->next)
 		t->prev = *tail;
 	*tail = t;
@@ -699,6 +820,13 @@ void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
 		sbx_secret_set_free(set);
 		sbx_conn_send_error(c, req->id, r == -EINVAL ? SBX_E_BAD_REQUEST : SBX_E_INTERNAL,
 				    r == -EINVAL ? "'stdin' is not valid base64" : "out of memory");
+		task_finish(t);
+		return;
+	}
+	if (record_requested(t, req) < 0) {
+		sbx_secret_set_free(set);
+		sbx_conn_send_error(c, req->id, SBX_E_AUDIT_UNAVAILABLE,
+				    "the audit log cannot be written: no task runs unaudited");
 		task_finish(t);
 		return;
 	}
