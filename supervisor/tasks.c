@@ -94,6 +94,7 @@ static uint64_t now_ms(void)
 }
 
 static void start_next(struct sbx_server *srv);
+static void resume_streams(struct sbx_task *t);
 
 static void task_unlink(struct sbx_task *t)
 {
@@ -881,26 +882,40 @@ void sbx_tasks_conn_closed(struct sbx_conn *c)
 {
 	for (struct sbx_task *t = c->srv->tasks, *n; t; t = n) {
 		n = t->next;
-		if (t->conn == c)
-			kill_task(t, "disconnected");
+		if (t->conn != c)
+			continue;
+		/* Pipes paused for this client's backpressure would never reach EOF: drain
+		 * them (the output goes nowhere now) so the task can end and free its slot. */
+		if (c->throttled)
+			resume_streams(t);
+		kill_task(t, "disconnected");
 	}
+}
+
+static void set_streams(struct sbx_task *t, bool pause)
+{
+	struct stream *s[2] = {&t->out, &t->err};
+
+	for (int i = 0; i < 2; i++) {
+		if (!s[i]->open || s[i]->eof)
+			continue;
+		if (pause)
+			(void)uv_read_stop((uv_stream_t *)&s[i]->pipe);
+		else
+			(void)uv_read_start((uv_stream_t *)&s[i]->pipe, on_alloc, on_output);
+	}
+}
+
+static void resume_streams(struct sbx_task *t)
+{
+	set_streams(t, false);
 }
 
 void sbx_tasks_throttle(struct sbx_conn *c, bool pause)
 {
-	for (struct sbx_task *t = c->srv->tasks; t; t = t->next) {
-		struct stream *s[2] = {&t->out, &t->err};
-		if (t->conn != c)
-			continue;
-		for (int i = 0; i < 2; i++) {
-			if (!s[i]->open || s[i]->eof)
-				continue;
-			if (pause)
-				(void)uv_read_stop((uv_stream_t *)&s[i]->pipe);
-			else
-				(void)uv_read_start((uv_stream_t *)&s[i]->pipe, on_alloc, on_output);
-		}
-	}
+	for (struct sbx_task *t = c->srv->tasks; t; t = t->next)
+		if (t->conn == c)
+			set_streams(t, pause);
 }
 
 void sbx_tasks_kill_all(struct sbx_server *srv, const char *reason)
