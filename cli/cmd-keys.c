@@ -54,6 +54,7 @@ static void usage(FILE *f)
 		      "  destroy ID [--yes]        wipe key ID for ever (keeps a tombstone)\n"
 		      "  list                      id, state, dates and fingerprint of each key\n"
 		      "  verify                    check the keyring; exit 0 when sound, 1 if not\n"
+		      "  usage [--since T] LOG...   which key ids opened blobs (from the audit log)\n"
 		      "  backup --out FILE         write a passphrase-encrypted backup\n"
 		      "  restore --in FILE [--force]  put a backup in place of the keyring\n"
 		      "  import-fernet --fernet-key-file F\n"
@@ -507,6 +508,12 @@ static int parse_args(int argc, char **argv)
 
 int sbx_cmd_keys(int argc, char **argv)
 {
+	/* `keys usage [--since T] FILE...` reads the audit log: the audit command owns it. */
+	if (argc >= 2 && strcmp(argv[1], "usage") == 0) {
+		argv[1] = "key-usage";
+		argv[0] = "audit";
+		return sbx_cmd_audit(argc, argv);
+	}
 	const char *verb, *id = NULL;
 	int r;
 
