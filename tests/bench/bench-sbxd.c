@@ -115,7 +115,9 @@ static void start_sbxd(void)
 {
 	char sbxd[PATH_MAX + 8], sbxctl[PATH_MAX + 8], keyring[PATH_MAX + 16], cfg[PATH_MAX + 16],
 		pol[PATH_MAX + 16], text[16384], log[PATH_MAX + 16];
+	char audit_key[PATH_MAX + 16];
 	char *keys_argv[] = {sbxctl, "keys", "init", "--keyring", keyring, NULL};
+	char *audit_argv[] = {sbxctl, "audit", "init", "--dir", tmp, "--key-out", audit_key, NULL};
 	double deadline;
 	int fd;
 
@@ -125,12 +127,15 @@ static void start_sbxd(void)
 	(void)snprintf(pol, sizeof(pol), "%s/policies", tmp);
 	(void)snprintf(cfg, sizeof(cfg), "%s/sbxd.json", tmp);
 	(void)snprintf(log, sizeof(log), "%s/sbxd.log", tmp);
+	(void)snprintf(audit_key, sizeof(audit_key), "%s/audit.key", tmp);
 	if ((size_t)snprintf(sock_path, sizeof(sock_path), "%.90s/sbxd.sock", tmp) >= sizeof(sock_path))
 		die("socket path");
 	if (mkdir(pol, 0700) < 0)
 		die(pol);
 	if (run_quiet(keys_argv) != 0)
 		die("sbxctl keys init");
+	if (run_quiet(audit_argv) != 0)
+		die("sbxctl audit init");
 	(void)snprintf(text, sizeof(text),
 		       "{\"socket\": {\"path\": \"%s\", \"mode\": \"0600\"}, \"keyring\": \"%s\",\n"
 		       " \"policy_dir\": \"%s\", \"audit\": {\"path\": \"%s/audit.jsonl\", "

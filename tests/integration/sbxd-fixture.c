@@ -82,6 +82,16 @@ static int prepare_config(struct sbx_fixture *f, const struct sbx_fixture_opts *
 		return r < 0 ? r : -EIO;
 	}
 	sbx_test_run_done(&run);
+	/* The audit log must exist before sbxd runs outside --dev; the first key goes to a
+	 * file here (a test has no off-host place to keep it). */
+	r = sbx_test_runv(&run, 20000, sbxctl, "audit", "init", "--dir", f->dir, "--key-out",
+			  f->audit_key, NULL);
+	if (r < 0 || run.code != 0) {
+		sbx_test_run_dump("sbxctl audit init", &run);
+		sbx_test_run_done(&run);
+		return r < 0 ? r : -EIO;
+	}
+	sbx_test_run_done(&run);
 	return write_config(f, o);
 }
 
@@ -131,6 +141,7 @@ int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts
 	(void)snprintf(f->sock, sizeof(f->sock), "%s/sbxd.sock", f->dir);
 	(void)snprintf(f->keyring, sizeof(f->keyring), "%s/keyring", f->dir);
 	(void)snprintf(f->policies, sizeof(f->policies), "%s/policies", f->dir);
+	(void)snprintf(f->audit_key, sizeof(f->audit_key), "%s/audit.key", f->base);
 	if (config) {
 		(void)snprintf(f->config, sizeof(f->config), "%s/sbxd.json", f->base);
 		r = prepare_config(f, o);

@@ -40,6 +40,7 @@ struct sbx_fixture {
 	char keyring[4096];  /* its keyring */
 	char policies[4096]; /* its policy directory */
 	char config[4096];   /* --config FILE, "" in --dev mode */
+	char audit_key[4096]; /* config mode: the audit log's first key (sbxctl audit init) */
 	int status;	     /* wait status once stopped */
 };
 

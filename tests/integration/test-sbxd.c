@@ -174,6 +174,15 @@ static json_t *sealed_sh(const char *id, const char *script, const char *blob, c
 	return req;
 }
 
+static size_t count_of(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; p && (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
 static size_t count_in_log(const char *needle)
 {
 	char *log = sbx_fixture_read_log(&fx, NULL);
@@ -1781,6 +1790,21 @@ Test(sbxd, canary_is_nowhere_after_its_tasks_end, .timeout = 120)
 	cr_assert(T(log != NULL));
 	cr_expect(T(!memmem(log, log_len, canary, strlen(canary))), "the canary is in sbxd's log");
 	free(log);
+	/* The audit log: every task recorded, the secret's name at most, never its value. */
+	{
+		char path[8192];
+		struct sbx_test_run run;
+		(void)snprintf(path, sizeof(path), "%s/audit.jsonl", fx.dir);
+		cr_assert(eq(int, sbx_test_runv(&run, 5000, "/bin/cat", path, NULL), 0));
+		cr_assert(eq(int, run.code, 0), "no audit log at %s", path);
+		cr_expect(T(!memmem(run.out, run.out_len, canary, strlen(canary))),
+			  "the canary is in the audit log");
+		cr_expect(T(count_of(run.out, "\"event\":\"task.started\"") >= 10),
+			  "10 tasks, %zu task.started records", count_of(run.out, "\"event\":\"task.started\""));
+		cr_expect(T(count_of(run.out, "\"event\":\"task.exited\"") >= 10),
+			  "10 tasks, %zu task.exited records", count_of(run.out, "\"event\":\"task.exited\""));
+		sbx_test_run_done(&run);
+	}
 	free(blob);
 	sbx_client_test_free(c);
 	stop();
