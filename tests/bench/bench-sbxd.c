@@ -26,12 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #define MAX_CLIENTS 32
 
@@ -103,6 +104,7 @@ static int run_quiet(char *const argv[])
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 		(void)dup2(null, 1);
+		(void)dup2(null, 2);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -114,7 +116,7 @@ static int run_quiet(char *const argv[])
 static void start_sbxd(void)
 {
 	char sbxd[PATH_MAX + 8], sbxctl[PATH_MAX + 8], keyring[PATH_MAX + 16], cfg[PATH_MAX + 16],
-		pol[PATH_MAX + 16], text[16384], log[PATH_MAX + 16];
+	    pol[PATH_MAX + 16], text[16384], log[PATH_MAX + 16];
 	char audit_key[PATH_MAX + 16];
 	char *keys_argv[] = {sbxctl, "keys", "init", "--keyring", keyring, NULL};
 	char *audit_argv[] = {sbxctl, "audit", "init", "--dir", tmp, "--key-out", audit_key, NULL};
@@ -128,7 +130,8 @@ static void start_sbxd(void)
 	(void)snprintf(cfg, sizeof(cfg), "%s/sbxd.json", tmp);
 	(void)snprintf(log, sizeof(log), "%s/sbxd.log", tmp);
 	(void)snprintf(audit_key, sizeof(audit_key), "%s/audit.key", tmp);
-	if ((size_t)snprintf(sock_path, sizeof(sock_path), "%.90s/sbxd.sock", tmp) >= sizeof(sock_path))
+	if ((size_t)snprintf(sock_path, sizeof(sock_path), "%.90s/sbxd.sock", tmp) >=
+	    sizeof(sock_path))
 		die("socket path");
 	if (mkdir(pol, 0700) < 0)
 		die(pol);
@@ -231,9 +234,10 @@ static double run_true(struct conn *c, int seq)
 	double t0 = now_ms();
 	char *line;
 
-	(void)snprintf(req, sizeof(req),
-		       "{\"id\":\"%d\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\"]}\n",
-		       seq);
+	(void)snprintf(
+	    req, sizeof(req),
+	    "{\"id\":\"%d\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\"]}\n",
+	    seq);
 	if (send_line(c, req) < 0)
 		return -1;
 	while ((line = next_line(c, &used))) {
@@ -394,17 +398,62 @@ static pid_t bwrap_start(void)
 {
 	/* As tests/bench/bench.sh: every namespace sbx uses, the same binds, a non-root uid,
 	 * no capabilities, a new session, death with the parent, sbx's seccomp filters. */
-	char *argv[96] = {
-		"bwrap", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-		"--unshare-uts", "--unshare-cgroup", "--die-with-parent", "--new-session",
-		"--hostname", "sbx", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
-		"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink",
-		"usr/sbin", "/sbin", "--ro-bind", "/etc/hosts", "/etc/hosts", "--ro-bind",
-		"/etc/resolv.conf", "/etc/resolv.conf", "--ro-bind-try", "/etc/ssl", "/etc/ssl",
-		"--ro-bind-try", "/etc/nsswitch.conf", "/etc/nsswitch.conf", "--ro-bind-try",
-		"/etc/ld.so.cache", "/etc/ld.so.cache", "--ro-bind-try", "/etc/localtime",
-		"/etc/localtime", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--uid",
-		"200000", "--gid", "200000", "--cap-drop", "ALL"};
+	char *argv[96] = {"bwrap",
+			  "--unshare-user",
+			  "--unshare-pid",
+			  "--unshare-net",
+			  "--unshare-ipc",
+			  "--unshare-uts",
+			  "--unshare-cgroup",
+			  "--die-with-parent",
+			  "--new-session",
+			  "--hostname",
+			  "sbx",
+			  "--ro-bind",
+			  "/usr",
+			  "/usr",
+			  "--symlink",
+			  "usr/bin",
+			  "/bin",
+			  "--symlink",
+			  "usr/lib",
+			  "/lib",
+			  "--symlink",
+			  "usr/lib64",
+			  "/lib64",
+			  "--symlink",
+			  "usr/sbin",
+			  "/sbin",
+			  "--ro-bind",
+			  "/etc/hosts",
+			  "/etc/hosts",
+			  "--ro-bind",
+			  "/etc/resolv.conf",
+			  "/etc/resolv.conf",
+			  "--ro-bind-try",
+			  "/etc/ssl",
+			  "/etc/ssl",
+			  "--ro-bind-try",
+			  "/etc/nsswitch.conf",
+			  "/etc/nsswitch.conf",
+			  "--ro-bind-try",
+			  "/etc/ld.so.cache",
+			  "/etc/ld.so.cache",
+			  "--ro-bind-try",
+			  "/etc/localtime",
+			  "/etc/localtime",
+			  "--proc",
+			  "/proc",
+			  "--dev",
+			  "/dev",
+			  "--tmpfs",
+			  "/tmp",
+			  "--uid",
+			  "200000",
+			  "--gid",
+			  "200000",
+			  "--cap-drop",
+			  "ALL"};
 	static char fdnum[8][8];
 	int n = 0;
 	pid_t pid;
@@ -547,8 +596,9 @@ int main(int argc, char **argv)
 		     b8.per_s, b8.failed ? " (some runs failed)" : "");
 	(void)printf("sbxd RSS (fresh daemon): idle %ld kB, with 100 running tasks %ld kB\n", idle,
 		     busy);
-	(void)printf("sbxd RSS (after the runs above): idle %ld kB, with 100 running tasks %ld kB\n",
-		     idle2, busy2);
+	(void)printf(
+	    "sbxd RSS (after the runs above): idle %ld kB, with 100 running tasks %ld kB\n", idle2,
+	    busy2);
 	(void)printf("goal p50 sbxd/bwrap <= 0.80: %.2f %s\n", s[0].p50 / b1.p50,
 		     s[0].p50 / b1.p50 <= 0.8 ? "met" : "NOT MET");
 	(void)printf("goal tasks/s at 8 clients / bwrap 8 wide >= 1.50: %.2f %s\n",

@@ -15,12 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -55,9 +56,9 @@ static int write_config(struct sbx_fixture *f, const struct sbx_fixture_opts *o)
 		     "  \"policy_dir\": \"%s\",\n"
 		     "  \"audit\": {\"path\": \"%s/audit.jsonl\", \"state_dir\": \"%s\"}%s%s%s%s\n"
 		     "}\n",
-		     f->sock, f->keyring, f->policies, f->dir, f->dir, o->limits ? ",\n  \"limits\": " : "",
-		     o->limits ? o->limits : "", o->clients ? ",\n  \"clients\": " : "",
-		     o->clients ? o->clients : "") < 0)
+		     f->sock, f->keyring, f->policies, f->dir, f->dir,
+		     o->limits ? ",\n  \"limits\": " : "", o->limits ? o->limits : "",
+		     o->clients ? ",\n  \"clients\": " : "", o->clients ? o->clients : "") < 0)
 		return -ENOMEM;
 	r = sbx_test_write_file(f->config, text);
 	free(text);
@@ -235,7 +236,8 @@ static int count_stray(const char *prefix, bool report)
 	if (!d)
 		return -errno;
 	while ((de = readdir(d)))
-		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && in_task_cgroup(de->d_name, prefix)) {
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
+		    in_task_cgroup(de->d_name, prefix)) {
 			if (report)
 				(void)fprintf(stderr, "stray process %s in a cgroup '%s*'\n",
 					      de->d_name, prefix);
@@ -317,8 +319,8 @@ int sbx_fixture_wait_exit(struct sbx_fixture *f, int deadline_ms)
 		if (w < 0)
 			return -errno;
 		if (now_ms() > deadline) {
-			(void)fprintf(stderr, "sbxd %d did not exit within %d ms\n",
-				      (int)pid, deadline_ms);
+			(void)fprintf(stderr, "sbxd %d did not exit within %d ms\n", (int)pid,
+				      deadline_ms);
 			dump_log(f);
 			(void)kill(pid, SIGKILL);
 			(void)waitpid(pid, &st, 0);

@@ -19,29 +19,30 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
 #include <sys/types.h>
 
 #include <jansson.h>
 
 struct sbx_fixture_opts {
 	/* Any of these makes the daemon run with --config FILE instead of --dev DIR. */
-	const char *limits;  /* JSON object text for "limits", or NULL */
-	const char *clients; /* JSON array text for "clients", or NULL */
-	bool config;	     /* --config even without limits or clients */
+	const char *limits;   /* JSON object text for "limits", or NULL */
+	const char *clients;  /* JSON array text for "clients", or NULL */
+	bool config;	      /* --config even without limits or clients */
 	const char *sudo_uid; /* --dev: SUDO_UID for the daemon (the invoking user), or NULL */
 };
 
 struct sbx_fixture {
-	pid_t pid;	     /* 0 when not running */
-	char *base;	     /* temporary directory (mode 0700) holding everything below */
-	char *dir;	     /* --dev DIR, or the config mode's state directory */
-	char sock[108];	     /* the daemon's socket */
-	char log[4096];	     /* its stderr */
-	char keyring[4096];  /* its keyring */
-	char policies[4096]; /* its policy directory */
-	char config[4096];   /* --config FILE, "" in --dev mode */
+	pid_t pid;	      /* 0 when not running */
+	char *base;	      /* temporary directory (mode 0700) holding everything below */
+	char *dir;	      /* --dev DIR, or the config mode's state directory */
+	char sock[108];	      /* the daemon's socket */
+	char log[4096];	      /* its stderr */
+	char keyring[4096];   /* its keyring */
+	char policies[4096];  /* its policy directory */
+	char config[4096];    /* --config FILE, "" in --dev mode */
 	char audit_key[4096]; /* config mode: the audit log's first key (sbxctl audit init) */
-	int status;	     /* wait status once stopped */
+	int status;	      /* wait status once stopped */
 };
 
 /* Starts sbxd (opts may be NULL: --dev). Waits up to 10 s for the socket to accept a
@@ -88,7 +89,7 @@ struct sbx_client_test {
 	int fd;
 	char *buf; /* received bytes not yet split into lines */
 	size_t len, cap;
-	json_t *pending; /* array of lines received but not yet consumed */
+	json_t *pending;  /* array of lines received but not yet consumed */
 	char *transcript; /* every byte received, when keep_transcript */
 	size_t transcript_len, transcript_cap;
 	bool keep_transcript;
@@ -123,20 +124,20 @@ int sbx_client_test_call(struct sbx_client_test *c, json_t *req, int timeout_ms,
 
 /* Everything a run produced, collected until its exit event or error reply. */
 struct sbx_client_test_task {
-	char task[64];	   /* from "accepted" (or from the error's "task") */
+	char task[64]; /* from "accepted" (or from the error's "task") */
 	bool accepted;
 	bool started;
-	int pid;	   /* from "started" */
-	char *out, *err;   /* decoded output, NUL-terminated (never NULL after a wait) */
+	int pid;	 /* from "started" */
+	char *out, *err; /* decoded output, NUL-terminated (never NULL after a wait) */
 	size_t out_len, err_len;
-	size_t n_output;   /* number of output events */
-	json_t *exit;	   /* the exit event, or NULL */
-	json_t *error;	   /* the error reply's "error" object, or NULL */
-	const char *reason; /* exit.reason, or NULL (points into exit) */
-	int code;	   /* exit.code, or -1 when null */
-	int signal;	   /* exit.signal, or 0 */
+	size_t n_output;	/* number of output events */
+	json_t *exit;		/* the exit event, or NULL */
+	json_t *error;		/* the error reply's "error" object, or NULL */
+	const char *reason;	/* exit.reason, or NULL (points into exit) */
+	int code;		/* exit.code, or -1 when null */
+	int signal;		/* exit.signal, or 0 */
 	const char *error_code; /* error.code, or NULL */
-	size_t bad_events; /* lines for this id that fit no known event */
+	size_t bad_events;	/* lines for this id that fit no known event */
 };
 
 /* Reads every line for id until its exit event or error reply, within timeout_ms in all.

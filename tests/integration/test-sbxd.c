@@ -11,16 +11,17 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -131,12 +132,14 @@ static void expect_error(json_t *reply, const char *code)
 
 static void expect_ok(json_t *reply)
 {
-	cr_assert(T(json_is_true(json_object_get(reply, "ok"))), "expected ok, got %s", dump(reply));
+	cr_assert(T(json_is_true(json_object_get(reply, "ok"))), "expected ok, got %s",
+		  dump(reply));
 }
 
 static void expect_exited(const struct sbx_client_test_task *t, int code)
 {
-	cr_assert(T(t->exit != NULL), "no exit event (error %s, stderr '%s')", dump(t->error), t->err);
+	cr_assert(T(t->exit != NULL), "no exit event (error %s, stderr '%s')", dump(t->error),
+		  t->err);
 	cr_assert(eq(str, (char *)(t->reason ?: "(null)"), "exited"), "exit %s", dump(t->exit));
 	cr_assert(eq(int, t->code, code), "exit %s, stderr '%s'", dump(t->exit), t->err);
 }
@@ -204,7 +207,8 @@ static void reload(const char *needle)
 	while (count_in_log(needle) <= before) {
 		if (now_ms() > deadline) {
 			char *log = sbx_fixture_read_log(&fx, NULL);
-			cr_assert(T(false), "no '%s' in the log after SIGHUP; log:\n%s", needle, log);
+			cr_assert(T(false), "no '%s' in the log after SIGHUP; log:\n%s", needle,
+				  log);
 		}
 		sleep_ms(20);
 	}
@@ -250,11 +254,13 @@ Test(sbxd, hello_names_the_peer_and_its_ops)
 	r = call(c, json_pack("{s:s, s:s}", "id", "h1", "op", "hello"));
 	expect_ok(r);
 	cr_assert(eq(str, (char *)json_string_value(json_object_get(r, "id")), "h1"));
-	cr_assert(eq(int, (int)json_integer_value(json_object_get(r, "protocol")), 1), "%s", dump(r));
+	cr_assert(eq(int, (int)json_integer_value(json_object_get(r, "protocol")), 1), "%s",
+		  dump(r));
 	cr_assert(T(json_is_string(json_object_get(r, "version"))), "%s", dump(r));
-	cr_assert(eq(int, (int)json_integer_value(json_object_get(json_object_get(r, "peer"), "uid")),
-		     0));
-	cr_assert(eq(int, (int)json_integer_value(json_object_get(json_object_get(r, "peer"), "pid")),
+	cr_assert(eq(
+	    int, (int)json_integer_value(json_object_get(json_object_get(r, "peer"), "uid")), 0));
+	cr_assert(eq(int,
+		     (int)json_integer_value(json_object_get(json_object_get(r, "peer"), "pid")),
 		     (int)getpid()));
 	ops = json_object_get(r, "ops");
 	cr_assert(eq(sz, json_array_size(ops), 7), "root may use every op: %s", dump(r));
@@ -286,21 +292,25 @@ Test(sbxd, run_reports_accepted_started_output_exit_in_order)
 		cr_assert(eq(str, (char *)json_string_value(json_object_get(o, "task")), task),
 			  "every event names the task: %s", dump(o));
 		if (step == 1)
-			cr_assert(T(json_integer_value(json_object_get(o, "pid")) > 0), "%s", dump(o));
+			cr_assert(T(json_integer_value(json_object_get(o, "pid")) > 0), "%s",
+				  dump(o));
 		if (step == 2) {
 			cr_assert(eq(str, (char *)json_string_value(json_object_get(o, "stream")),
 				     "stdout"));
-			cr_assert(eq(str, (char *)json_string_value(json_object_get(o, "data")),
-				     "aGkK"), "base64 of 'hi\\n': %s", dump(o));
+			cr_assert(
+			    eq(str, (char *)json_string_value(json_object_get(o, "data")), "aGkK"),
+			    "base64 of 'hi\\n': %s", dump(o));
 		}
 		if (step == 3) {
 			cr_assert(eq(int, (int)json_integer_value(json_object_get(o, "code")), 0));
 			cr_assert(T(json_is_null(json_object_get(o, "signal"))), "%s", dump(o));
 			cr_assert(eq(str, (char *)json_string_value(json_object_get(o, "reason")),
 				     "exited"));
-			cr_assert(T(json_is_integer(json_object_get(o, "duration_ms"))), "%s", dump(o));
+			cr_assert(T(json_is_integer(json_object_get(o, "duration_ms"))), "%s",
+				  dump(o));
 			cr_assert(T(json_is_integer(json_object_get(o, "cpu_ms"))), "%s", dump(o));
-			cr_assert(T(json_is_integer(json_object_get(o, "max_rss_kb"))), "%s", dump(o));
+			cr_assert(T(json_is_integer(json_object_get(o, "max_rss_kb"))), "%s",
+				  dump(o));
 		}
 		json_decref(o);
 		step++;
@@ -342,8 +352,8 @@ Test(sbxd, stdin_passes_through)
 	cr_assert(T(raw && b64));
 	start(NULL);
 	c = conn();
-	req = json_pack("{s:s, s:s, s:s, s:[s], s:s}", "id", "in", "op", "run", "policy",
-			"default", "argv", "/bin/cat", "stdin", "aGVsbG8gc3RkaW4K");
+	req = json_pack("{s:s, s:s, s:s, s:[s], s:s}", "id", "in", "op", "run", "policy", "default",
+			"argv", "/bin/cat", "stdin", "aGVsbG8gc3RkaW4K");
 	cr_assert(eq(int, sbx_client_test_run(c, req, T_TASK, &t), 0));
 	expect_exited(&t, 0);
 	cr_assert(eq(str, t.out, "hello stdin\n"));
@@ -393,7 +403,8 @@ Test(sbxd, env_the_policy_allows_reaches_the_payload)
 {
 	struct sbx_client_test *c;
 	struct sbx_client_test_task t;
-	json_t *req = sbx_client_test_sh("env", "echo \"$APP_MODE|$LANG|$HOME\"; env | grep -c SBXD_");
+	json_t *req =
+	    sbx_client_test_sh("env", "echo \"$APP_MODE|$LANG|$HOME\"; env | grep -c SBXD_");
 
 	start(NULL);
 	c = conn();
@@ -437,7 +448,8 @@ Test(sbxd, list_stats_and_cancel)
 
 	r = call(other, json_pack("{s:s, s:s}", "id", "s1", "op", "stats"));
 	expect_ok(r);
-	cr_assert(eq(int, (int)json_integer_value(json_object_get(r, "running")), 1), "%s", dump(r));
+	cr_assert(eq(int, (int)json_integer_value(json_object_get(r, "running")), 1), "%s",
+		  dump(r));
 	cr_assert(T(json_integer_value(json_object_get(r, "tasks_run")) >= 1), "%s", dump(r));
 	cr_assert(T(json_is_object(json_object_get(r, "errors"))), "%s", dump(r));
 	json_decref(r);
@@ -457,10 +469,11 @@ Test(sbxd, list_stats_and_cancel)
 
 	r = call(c, json_pack("{s:s, s:s}", "id", "s2", "op", "stats"));
 	expect_ok(r);
-	cr_assert(eq(int, (int)json_integer_value(json_object_get(r, "running")), 0), "%s", dump(r));
+	cr_assert(eq(int, (int)json_integer_value(json_object_get(r, "running")), 0), "%s",
+		  dump(r));
 	cr_assert(eq(int,
 		     (int)json_integer_value(
-			     json_object_get(json_object_get(r, "errors"), "bad_request")),
+			 json_object_get(json_object_get(r, "errors"), "bad_request")),
 		     1),
 		  "%s", dump(r));
 	json_decref(r);
@@ -508,8 +521,8 @@ Test(sbxd, bad_requests_get_bad_request_and_the_connection_lives_on)
 	RAW(c, "not json\n", NULL, "bad_request");
 	RAW(c, "{\"id\":\"x\",\"op\":\"hello\"\n", NULL, "bad_request"); /* unterminated */
 	RAW(c, "[1,2]\n", NULL, "bad_request");
-	RAW(c, "{\"op\":\"hello\"}\n", NULL, "bad_request");		 /* no id */
-	RAW(c, "{\"id\":7,\"op\":\"hello\"}\n", NULL, "bad_request");	 /* id not a string */
+	RAW(c, "{\"op\":\"hello\"}\n", NULL, "bad_request");	      /* no id */
+	RAW(c, "{\"id\":7,\"op\":\"hello\"}\n", NULL, "bad_request"); /* id not a string */
 	RAW(c, "{\"id\":\"a\",\"id\":\"b\",\"op\":\"hello\"}\n", NULL, "bad_request"); /* dup */
 	RAW(c, "{\"id\":\"u\",\"op\":\"hello\",\"extra\":1}\n", "u", "bad_request");
 	RAW(c, "{\"id\":\"o\"}\n", "o", "bad_request"); /* no op */
@@ -526,20 +539,25 @@ Test(sbxd, bad_requests_get_bad_request_and_the_connection_lives_on)
 	    "bad_request");
 	RAW(c, "{\"id\":\"r3\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\",1]}\n",
 	    "r3", "bad_request");
-	RAW(c, "{\"id\":\"r4\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\"],"
-	       "\"sealed\":\"sbx1:AAAA\"}\n",
+	RAW(c,
+	    "{\"id\":\"r4\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\"],"
+	    "\"sealed\":\"sbx1:AAAA\"}\n",
 	    "r4", "bad_request"); /* sealed without context */
-	RAW(c, "{\"id\":\"r5\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\"],"
-	       "\"timeout_ms\":-5}\n",
+	RAW(c,
+	    "{\"id\":\"r5\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\"],"
+	    "\"timeout_ms\":-5}\n",
 	    "r5", "bad_request");
-	RAW(c, "{\"id\":\"r6\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\"],"
-	       "\"stdin\":\"!!notbase64\"}\n",
+	RAW(c,
+	    "{\"id\":\"r6\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\"],"
+	    "\"stdin\":\"!!notbase64\"}\n",
 	    "r6", "bad_request");
-	RAW(c, "{\"id\":\"r7\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\"],"
-	       "\"cwd\":\"relative\"}\n",
+	RAW(c,
+	    "{\"id\":\"r7\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\"],"
+	    "\"cwd\":\"relative\"}\n",
 	    "r7", "bad_request");
-	RAW(c, "{\"id\":\"r8\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\"],"
-	       "\"env\":{\"APP_X\":1}}\n",
+	RAW(c,
+	    "{\"id\":\"r8\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/true\"],"
+	    "\"env\":{\"APP_X\":1}}\n",
 	    "r8", "bad_request");
 	RAW(c, "{\"id\":\"c1\",\"op\":\"cancel\"}\n", "c1", "bad_request");
 	RAW(c, "{\"id\":\"s1\",\"op\":\"seal\",\"secrets\":{\"A_TOKEN\":\"v\"}}\n", "s1",
@@ -548,8 +566,9 @@ Test(sbxd, bad_requests_get_bad_request_and_the_connection_lives_on)
 	    "bad_request");
 	RAW(c, "{\"id\":\"s3\",\"op\":\"seal\",\"context\":\"t\",\"secrets\":{\"PATH\":\"x\"}}\n",
 	    "s3", "bad_request"); /* reserved name */
-	RAW(c, "{\"id\":\"s4\",\"op\":\"seal\",\"context\":\"t\",\"secrets\":{\"a-b\":\"x\","
-	       "\"A_B\":\"y\"}}\n",
+	RAW(c,
+	    "{\"id\":\"s4\",\"op\":\"seal\",\"context\":\"t\",\"secrets\":{\"a-b\":\"x\","
+	    "\"A_B\":\"y\"}}\n",
 	    "s4", "bad_request"); /* two names that normalise alike */
 	RAW(c, "{\"id\":\"w1\",\"op\":\"rewrap\",\"context\":\"t\"}\n", "w1", "bad_request");
 	/* An empty line is not a request either; then the connection still works. */
@@ -646,7 +665,8 @@ Test(sbxd, half_line_then_hangup)
 	(void)snprintf(script, sizeof(script), "sleep %s", arg);
 	cr_assert(eq(int, sbx_client_test_send_take(c, sbx_client_test_sh("t", script)), 0));
 	wait_process(arg);
-	cr_assert(eq(int, sbx_client_test_send_raw(c, "{\"id\":\"x\",\"op\":\"run\",\"pol", 26), 0));
+	cr_assert(
+	    eq(int, sbx_client_test_send_raw(c, "{\"id\":\"x\",\"op\":\"run\",\"pol", 26), 0));
 	cr_assert(eq(int, shutdown(c->fd, SHUT_WR), 0));
 	/* EOF after a half line: the daemon drops the half line and closes. */
 	while (sbx_client_test_next(c, T_REPLY, &r) == 0) {
@@ -783,8 +803,7 @@ static void nobody_ops(int out, void *arg)
 			continue;
 		}
 		if (json_is_true(json_object_get(r, "ok")))
-			say(out, "%s:ok%s;", ids[i],
-			    i == 0 ? dump(json_object_get(r, "ops")) : "");
+			say(out, "%s:ok%s;", ids[i], i == 0 ? dump(json_object_get(r, "ops")) : "");
 		else if (json_object_get(r, "event"))
 			say(out, "%s:%s;", ids[i], json_string_value(json_object_get(r, "event")));
 		else
@@ -797,7 +816,7 @@ static void nobody_ops(int out, void *arg)
 Test(sbxd, client_rules_limit_ops_and_policies)
 {
 	const struct sbx_fixture_opts o = {
-		.clients = "[{\"uids\": [65534], \"ops\": [\"hello\", \"list\", \"stats\"]}]",
+	    .clients = "[{\"uids\": [65534], \"ops\": [\"hello\", \"list\", \"stats\"]}]",
 	};
 	char *got;
 
@@ -815,8 +834,8 @@ Test(sbxd, client_rules_limit_ops_and_policies)
 Test(sbxd, client_rule_policies_limit_run)
 {
 	const struct sbx_fixture_opts o = {
-		.clients = "[{\"uids\": [65534], \"ops\": [\"hello\", \"run\", \"seal\"], "
-			   "\"policies\": [\"other\"]}]",
+	    .clients = "[{\"uids\": [65534], \"ops\": [\"hello\", \"run\", \"seal\"], "
+		       "\"policies\": [\"other\"]}]",
 	};
 	char *got;
 
@@ -855,8 +874,8 @@ static void write_policy(const char *name, const char *clients)
 Test(sbxd, client_rule_grants_run)
 {
 	const struct sbx_fixture_opts o = {
-		.clients = "[{\"uids\": [65534], \"ops\": [\"hello\", \"run\", \"list\"], "
-			   "\"policies\": [\"open\", \"default\"]}]",
+	    .clients = "[{\"uids\": [65534], \"ops\": [\"hello\", \"run\", \"list\"], "
+		       "\"policies\": [\"open\", \"default\"]}]",
 	};
 	char *got;
 
@@ -953,7 +972,8 @@ Test(sbxd, sealed_blob_errors)
 				       "context", "tenant:2", "sealed", blob)),
 		     "decrypt_failed");
 	expect_error(call(c, sealed_sh("m1", "true", "sbx1:AAAA", "tenant:1")), "sealed_malformed");
-	expect_error(call(c, sealed_sh("m2", "true", "not a blob", "tenant:1")), "sealed_malformed");
+	expect_error(call(c, sealed_sh("m2", "true", "not a blob", "tenant:1")),
+		     "sealed_malformed");
 	expect_error(call(c, json_pack("{s:s, s:s, s:s, s:s}", "id", "rw2", "op", "rewrap",
 				       "context", "tenant:1", "sealed", "sbx1:!!")),
 		     "sealed_malformed");
@@ -965,16 +985,21 @@ Test(sbxd, sealed_blob_errors)
 		     0));
 	cr_assert(T(raw_len > 5 && raw[0] == 1));
 	raw[1] = 0, raw[2] = 0, raw[3] = 0, raw[4] = 99;
-	forged = malloc(5 + sodium_base64_ENCODED_LEN(raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING));
+	forged = malloc(
+	    5 + sodium_base64_ENCODED_LEN(raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING));
 	memcpy(forged, "sbx1:", 5);
-	sodium_bin2base64(forged + 5, sodium_base64_ENCODED_LEN(raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-			  raw, raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_bin2base64(
+	    forged + 5,
+	    sodium_base64_ENCODED_LEN(raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING), raw,
+	    raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	expect_error(call(c, sealed_sh("ku", "true", forged, "tenant:1")), "key_unknown");
 	/* One flipped ciphertext byte: the tag does not verify. */
 	raw[1] = 0, raw[4] = 1;
 	raw[raw_len - 1] ^= 1;
-	sodium_bin2base64(forged + 5, sodium_base64_ENCODED_LEN(raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-			  raw, raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_bin2base64(
+	    forged + 5,
+	    sodium_base64_ENCODED_LEN(raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING), raw,
+	    raw_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	expect_error(call(c, sealed_sh("tamper", "true", forged, "tenant:1")), "decrypt_failed");
 	free(forged);
 	free(blob);
@@ -997,14 +1022,15 @@ Test(sbxd, rotate_rewrap_retire_through_sighup, .timeout = 90)
 	r = call(c, json_pack("{s:s, s:s, s:s, s:s}", "id", "rw0", "op", "rewrap", "context",
 			      "tenant:7", "sealed", old));
 	expect_ok(r);
-	cr_assert(T(json_is_false(json_object_get(r, "rewrapped"))), "already under the primary: %s",
-		  dump(r));
+	cr_assert(T(json_is_false(json_object_get(r, "rewrapped"))),
+		  "already under the primary: %s", dump(r));
 	cr_assert(eq(str, (char *)json_string_value(json_object_get(r, "sealed")), old));
 	json_decref(r);
 
-	cr_assert(eq(int, sbx_test_runv(&run, 20000, sbxctl, "keys", "rotate", "--keyring",
-					fx.keyring, NULL),
-		     0));
+	cr_assert(
+	    eq(int,
+	       sbx_test_runv(&run, 20000, sbxctl, "keys", "rotate", "--keyring", fx.keyring, NULL),
+	       0));
 	cr_assert(eq(int, run.code, 0), "rotate: %s", run.err);
 	sbx_test_run_done(&run);
 	reload("reloaded");
@@ -1017,15 +1043,16 @@ Test(sbxd, rotate_rewrap_retire_through_sighup, .timeout = 90)
 	json_decref(r);
 	/* The old key is still active: the old blob still runs. */
 	cr_assert(eq(int,
-		     sbx_client_test_run(c, sealed_sh("o1", "echo ${#APP_API_KEY}", old, "tenant:7"),
-					 T_TASK, &t),
+		     sbx_client_test_run(
+			 c, sealed_sh("o1", "echo ${#APP_API_KEY}", old, "tenant:7"), T_TASK, &t),
 		     0));
 	expect_exited(&t, 0);
 	cr_assert(eq(str, t.out, "7\n"));
 	sbx_client_test_task_done(&t);
 
-	cr_assert(eq(int, sbx_test_runv(&run, 20000, sbxctl, "keys", "retire", "1", "--keyring",
-					fx.keyring, NULL),
+	cr_assert(eq(int,
+		     sbx_test_runv(&run, 20000, sbxctl, "keys", "retire", "1", "--keyring",
+				   fx.keyring, NULL),
 		     0));
 	cr_assert(eq(int, run.code, 0), "retire: %s", run.err);
 	sbx_test_run_done(&run);
@@ -1035,8 +1062,8 @@ Test(sbxd, rotate_rewrap_retire_through_sighup, .timeout = 90)
 				       "context", "tenant:7", "sealed", old)),
 		     "key_retired");
 	cr_assert(eq(int,
-		     sbx_client_test_run(c, sealed_sh("n1", "echo ${#APP_API_KEY}", fresh, "tenant:7"),
-					 T_TASK, &t),
+		     sbx_client_test_run(
+			 c, sealed_sh("n1", "echo ${#APP_API_KEY}", fresh, "tenant:7"), T_TASK, &t),
 		     0));
 	expect_exited(&t, 0);
 	cr_assert(eq(str, t.out, "7\n"));
@@ -1084,7 +1111,7 @@ Test(sbxd, sandbox_setup_failed_names_step_and_errno)
 Test(sbxd, busy_beyond_max_tasks_and_max_queued, .timeout = 90)
 {
 	const struct sbx_fixture_opts o = {
-		.limits = "{\"max_tasks\": 1, \"max_queued\": 1, \"max_connections\": 3}",
+	    .limits = "{\"max_tasks\": 1, \"max_queued\": 1, \"max_connections\": 3}",
 	};
 	struct sbx_client_test *c, *c2, *c3, *c4;
 	struct sbx_client_test_task t;
@@ -1097,7 +1124,8 @@ Test(sbxd, busy_beyond_max_tasks_and_max_queued, .timeout = 90)
 	(void)snprintf(script, sizeof(script), "sleep %s", arg);
 	cr_assert(eq(int, sbx_client_test_send_take(c, sbx_client_test_sh("a", script)), 0));
 	wait_process(arg);
-	cr_assert(eq(int, sbx_client_test_send_take(c, sbx_client_test_sh("b", "echo queued-ran")), 0));
+	cr_assert(
+	    eq(int, sbx_client_test_send_take(c, sbx_client_test_sh("b", "echo queued-ran")), 0));
 	r = NULL;
 	cr_assert(eq(int, sbx_client_test_next_for(c, "b", T_REPLY, &r), 0));
 	cr_assert(eq(str, (char *)(json_string_value(json_object_get(r, "event")) ?: "(none)"),
@@ -1129,7 +1157,7 @@ Test(sbxd, busy_beyond_max_tasks_and_max_queued, .timeout = 90)
 	tasks = call(c, json_pack("{s:s, s:s}", "id", "l2", "op", "list"));
 	r = call(c, json_pack("{s:s, s:s, s:s}", "id", "x", "op", "cancel", "task",
 			      json_string_value(json_object_get(
-				      json_array_get(json_object_get(tasks, "tasks"), 0), "task"))));
+				  json_array_get(json_object_get(tasks, "tasks"), 0), "task"))));
 	json_decref(tasks);
 	expect_ok(r);
 	json_decref(r);
@@ -1187,14 +1215,15 @@ Test(sbxd, output_is_redacted)
 	memcpy(value, "tok-", 4);
 	random_hex(value + 4, 16);
 	blob = seal(c, "test-token", value, "tenant:r");
-	cr_assert(eq(int,
-		     sbx_client_test_run(c,
-					 sealed_sh("r",
-						   "echo \"a $TEST_TOKEN b $TEST_TOKEN\"; "
-						   "printf %s \"$TEST_TOKEN\" >&2; echo ${#TEST_TOKEN}",
-						   blob, "tenant:r"),
-					 T_TASK, &t),
-		     0));
+	cr_assert(
+	    eq(int,
+	       sbx_client_test_run(c,
+				   sealed_sh("r",
+					     "echo \"a $TEST_TOKEN b $TEST_TOKEN\"; "
+					     "printf %s \"$TEST_TOKEN\" >&2; echo ${#TEST_TOKEN}",
+					     blob, "tenant:r"),
+				   T_TASK, &t),
+	       0));
 	expect_exited(&t, 0);
 	cr_assert(eq(str, t.out, "a [REDACTED:TEST_TOKEN] b [REDACTED:TEST_TOKEN]\n36\n"));
 	cr_assert(eq(str, t.err, "[REDACTED:TEST_TOKEN]"));
@@ -1221,8 +1250,8 @@ Test(sbxd, a_secret_straddling_two_writes_is_redacted)
 	memcpy(value, "tok-", 4);
 	random_hex(value + 4, 10);
 	blob = seal(c, "TEST_TOKEN", value, "tenant:s");
-	cr_assert(eq(int, sbx_client_test_run(c, sealed_sh("s", script, blob, "tenant:s"), T_TASK, &t),
-		     0));
+	cr_assert(eq(
+	    int, sbx_client_test_run(c, sealed_sh("s", script, blob, "tenant:s"), T_TASK, &t), 0));
 	expect_exited(&t, 0);
 	cr_assert(eq(str, t.out,
 		     "[REDACTED:TEST_TOKEN]|\n[REDACTED:TEST_TOKEN]|\n[REDACTED:TEST_TOKEN]|\n"
@@ -1239,8 +1268,8 @@ Test(sbxd, a_secret_straddling_two_writes_is_redacted)
 
 /* ---- many tasks ---- */
 
-#define N_CONNS	    20
-#define N_PER_CONN  10
+#define N_CONNS	   20
+#define N_PER_CONN 10
 
 struct worker {
 	int index;
@@ -1273,9 +1302,9 @@ static void *worker_run(void *arg)
 		(void)snprintf(id, sizeof(id), "%d", i);
 		(void)snprintf(arg1, sizeof(arg1), "conn-%d-task-%d", w->index, i);
 		(void)snprintf(want[i], sizeof(want[i]), "%s\n", arg1);
-		w->err = sbx_client_test_sendf(c, "{s:s, s:s, s:s, s:[s, s]}", "id", id, "op",
-					       "run", "policy", "default", "argv", "/bin/echo",
-					       arg1);
+		w->err =
+		    sbx_client_test_sendf(c, "{s:s, s:s, s:s, s:[s, s]}", "id", id, "op", "run",
+					  "policy", "default", "argv", "/bin/echo", arg1);
 		if (w->err < 0)
 			goto out;
 	}
@@ -1301,8 +1330,9 @@ static void *worker_run(void *arg)
 			unsigned char dec[64];
 			size_t n = 0;
 			const char *d = json_string_value(json_object_get(o, "data"));
-			if (d && sodium_base642bin(dec, sizeof(dec), d, strlen(d), NULL, &n, NULL,
-						   sodium_base64_VARIANT_ORIGINAL) == 0 &&
+			if (d &&
+			    sodium_base642bin(dec, sizeof(dec), d, strlen(d), NULL, &n, NULL,
+					      sodium_base64_VARIANT_ORIGINAL) == 0 &&
 			    got_len[i] + n < sizeof(got[i])) {
 				memcpy(got[i] + got_len[i], dec, n);
 				got_len[i] += n;
@@ -1363,14 +1393,15 @@ Test(sbxd, two_hundred_tasks_from_twenty_connections, .timeout = 180)
 		cr_expect(eq(int, w[i].not_exited, 0), "connection %d", i);
 		cr_expect(eq(int, w[i].extra_lines, 0), "connection %d", i);
 		for (int j = 0; j < N_PER_CONN; j++)
-			cr_expect(eq(int, w[i].exits[j], 1), "connection %d task %d: %d exits", i, j,
-				  w[i].exits[j]);
+			cr_expect(eq(int, w[i].exits[j], 1), "connection %d task %d: %d exits", i,
+				  j, w[i].exits[j]);
 	}
 	c = conn();
 	r = call(c, json_pack("{s:s, s:s}", "id", "s", "op", "stats"));
 	cr_expect(eq(int, (int)json_integer_value(json_object_get(r, "tasks_run")), 200), "%s",
 		  dump(r));
-	cr_expect(eq(int, (int)json_integer_value(json_object_get(r, "running")), 0), "%s", dump(r));
+	cr_expect(eq(int, (int)json_integer_value(json_object_get(r, "running")), 0), "%s",
+		  dump(r));
 	json_decref(r);
 	sbx_client_test_free(c);
 	stop();
@@ -1423,8 +1454,9 @@ Test(sbxd, a_client_that_never_reads_does_not_slow_another, .timeout = 120)
 	for (int i = 0; i < 3; i++) {
 		char id[8];
 		(void)snprintf(id, sizeof(id), "h%d", i);
-		cr_assert(eq(int, sbx_client_test_send_take(hog, sbx_client_test_sh(id, "cat /dev/zero")),
-			     0));
+		cr_assert(
+		    eq(int, sbx_client_test_send_take(hog, sbx_client_test_sh(id, "cat /dev/zero")),
+		       0));
 	}
 	sleep_ms(1500); /* the daemon's write queue for hog fills and throttles */
 	rss1 = sbx_fixture_rss_kb(&fx);
@@ -1534,8 +1566,9 @@ Test(sbxd, cancel_kills_the_tree)
 	cr_assert(T(sbx_fixture_wait_gone(arg, 3000)), "a sleeper outlived the cancel");
 	sbx_client_test_task_done(&t);
 	/* Cancelling it again: it is gone. */
-	expect_error(call(c, json_pack("{s:s, s:s, s:s}", "id", "x2", "op", "cancel", "task", task)),
-		     "bad_request");
+	expect_error(
+	    call(c, json_pack("{s:s, s:s, s:s}", "id", "x2", "op", "cancel", "task", task)),
+	    "bad_request");
 	sbx_client_test_free(c);
 	stop();
 }
@@ -1611,8 +1644,8 @@ Test(sbxd, sigterm_drains, .timeout = 60)
 
 	start(NULL);
 	c = conn();
-	cr_assert(eq(int, sbx_client_test_send_take(c, sbx_client_test_sh("d", "sleep 1.5; echo done")),
-		     0));
+	cr_assert(eq(
+	    int, sbx_client_test_send_take(c, sbx_client_test_sh("d", "sleep 1.5; echo done")), 0));
 	cr_assert(eq(int, sbx_client_test_next_for(c, "d", T_REPLY, &r), 0)); /* accepted */
 	json_decref(r);
 	cr_assert(eq(int, sbx_client_test_next_for(c, "d", T_REPLY, &r), 0)); /* started */
@@ -1708,9 +1741,8 @@ static size_t scan_memory(pid_t pid, const char *needle, size_t nlen, unsigned l
 			if (n <= 0)
 				break; /* unreadable (e.g. [vvar], guard pages): skip the range */
 			*scanned += (size_t)n;
-			for (const char *p = buf; (p = memmem(p, (size_t)n - (size_t)(p - buf),
-							      needle, nlen));
-			     p++) {
+			for (const char *p = buf;
+			     (p = memmem(p, (size_t)n - (size_t)(p - buf), needle, nlen)); p++) {
 				if ((size_t)(p - buf) >= chunk)
 					break; /* in the overlap: found in the next chunk */
 				if (hits++ == 0)
@@ -1730,12 +1762,12 @@ Test(sbxd, canary_is_nowhere_after_its_tasks_end, .timeout = 120)
 	struct sbx_client_test_task t;
 	char canary[80], *blob, *log;
 	const char *scripts[] = {
-		"echo \"canary: $CANARY_TOKEN\"",
-		"printf %s \"$CANARY_TOKEN\" | head -c 20; sleep 0.2; "
-		"printf %s \"$CANARY_TOKEN\" | tail -c +21; echo",
-		"printf '%s\\n' \"$CANARY_TOKEN\" >&2; printf %s \"$CANARY_TOKEN\" | od -c | head -1",
-		"test -n \"$CANARY_TOKEN\" && echo has-it",
-		"yes \"$CANARY_TOKEN\" | head -n 2000",
+	    "echo \"canary: $CANARY_TOKEN\"",
+	    "printf %s \"$CANARY_TOKEN\" | head -c 20; sleep 0.2; "
+	    "printf %s \"$CANARY_TOKEN\" | tail -c +21; echo",
+	    "printf '%s\\n' \"$CANARY_TOKEN\" >&2; printf %s \"$CANARY_TOKEN\" | od -c | head -1",
+	    "test -n \"$CANARY_TOKEN\" && echo has-it",
+	    "yes \"$CANARY_TOKEN\" | head -n 2000",
 	};
 	size_t log_len, scanned = 0, hits;
 	unsigned long first = 0;
@@ -1752,7 +1784,7 @@ Test(sbxd, canary_is_nowhere_after_its_tasks_end, .timeout = 120)
 			(void)snprintf(id, sizeof(id), "c%d-%zu", round, i);
 			cr_assert(eq(int,
 				     sbx_client_test_send(
-					     c, sealed_sh(id, scripts[i], blob, "tenant:canary")),
+					 c, sealed_sh(id, scripts[i], blob, "tenant:canary")),
 				     0));
 		}
 		for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
@@ -1800,9 +1832,11 @@ Test(sbxd, canary_is_nowhere_after_its_tasks_end, .timeout = 120)
 		cr_expect(T(!memmem(run.out, run.out_len, canary, strlen(canary))),
 			  "the canary is in the audit log");
 		cr_expect(T(count_of(run.out, "\"event\":\"task.started\"") >= 10),
-			  "10 tasks, %zu task.started records", count_of(run.out, "\"event\":\"task.started\""));
+			  "10 tasks, %zu task.started records",
+			  count_of(run.out, "\"event\":\"task.started\""));
 		cr_expect(T(count_of(run.out, "\"event\":\"task.exited\"") >= 10),
-			  "10 tasks, %zu task.exited records", count_of(run.out, "\"event\":\"task.exited\""));
+			  "10 tasks, %zu task.exited records",
+			  count_of(run.out, "\"event\":\"task.exited\""));
 		sbx_test_run_done(&run);
 	}
 	free(blob);
