@@ -34,8 +34,9 @@ struct sbx_conn {
 	struct sbx_server *srv;
 	struct sbx_peer peer;
 	unsigned ops;
-	char *rbuf; /* max_frame + 1 bytes */
+	char *rbuf; /* grows up to max_frame + 1 bytes */
 	size_t rlen;
+	size_t rcap;
 	bool discarding; /* skipping the rest of an oversized line */
 	size_t wqueued;  /* bytes handed to uv_write, not yet written */
 	bool throttled;  /* task pipes paused because wqueued is high */

@@ -44,7 +44,7 @@ static void conn_free(struct sbx_conn *c)
 		c->next->prev = c->prev;
 	srv->n_conns--;
 	if (c->rbuf) {
-		explicit_bzero(c->rbuf, srv->cfg->max_frame + 1);
+		explicit_bzero(c->rbuf, c->rcap);
 		free(c->rbuf);
 	}
 	free(c);
@@ -233,13 +233,34 @@ static void handle_line(struct sbx_conn *c, char *line, size_t len)
 	sbx_request_done(&req);
 }
 
+/* The read buffer starts small and doubles up to max_frame + 1 as lines need it: an idle
+ * connection costs 4 KiB, not a whole frame. The old buffer is wiped (requests carry secrets). */
+static int grow(struct sbx_conn *c)
+{
+	const size_t max = c->srv->cfg->max_frame + 1;
+	size_t ncap = c->rcap * 2 < max ? c->rcap * 2 : max;
+	char *n = malloc(ncap);
+
+	if (!n)
+		return -ENOMEM;
+	memcpy(n, c->rbuf, c->rlen);
+	explicit_bzero(c->rbuf, c->rcap);
+	free(c->rbuf);
+	c->rbuf = n;
+	c->rcap = ncap;
+	return 0;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct sbx_conn *c = h->data;
-	const size_t cap = c->srv->cfg->max_frame + 1;
 
 	(void)suggested;
-	*buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(cap - c->rlen));
+	if (c->rlen == c->rcap && grow(c) < 0) {
+		*buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS: the connection closes */
+		return;
+	}
+	*buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(c->rcap - c->rlen));
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -273,13 +294,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		explicit_bzero(c->rbuf + (c->rlen - start), start);
 		c->rlen -= start;
 	}
-	if (c->rlen == cap) {
+	if (c->rlen == cap) { /* a whole frame without a newline */
 		if (!c->discarding)
 			sbx_conn_send_error(c, NULL, SBX_E_TOO_LARGE,
 					    "line longer than max_frame (%llu bytes)",
 					    (unsigned long long)c->srv->cfg->max_frame);
 		c->discarding = true;
-		explicit_bzero(c->rbuf, cap);
+		explicit_bzero(c->rbuf, c->rcap);
 		c->rlen = 0;
 	}
 }
@@ -354,7 +375,8 @@ static void on_connection(uv_stream_t *l, int status)
 			  "\"message\":\"this uid may not use sbxd\"}}\n");
 		return;
 	}
-	c->rbuf = malloc(srv->cfg->max_frame + 1);
+	c->rcap = 4096 < srv->cfg->max_frame + 1 ? 4096 : srv->cfg->max_frame + 1;
+	c->rbuf = malloc(c->rcap);
 	if (!c->rbuf) {
 		refuse(c, "");
 		return;

@@ -32,7 +32,7 @@
 #include "supervisor/records.h"
 #include "supervisor/sbxd.h"
 
-#define READ_CHUNK 65536
+#define READ_CHUNK 16384
 #define SBX_EXEC_ENV_NAMES 256
 
 enum state { QUEUED, RUNNING, ENDED };
@@ -75,6 +75,7 @@ struct sbx_task {
 	unsigned handles; /* see task_unref */
 	bool reaped;
 	bool started_sent;
+	bool accepted_sent;
 	const char *reason; /* set by timeout, cancel, disconnect, shutdown */
 	struct sbx_sandbox_result res;
 	uint64_t t_start;
@@ -405,7 +406,7 @@ static bool accept_secret(const char *name, void *userdata)
 /* Opens the task's blob; on failure sends the error reply and returns < 0. */
 static int open_secrets(struct sbx_conn *c, const char *req_id, const char *task,
 			struct sbx_policy *p, const char *sealed, const char *context,
-			struct sbx_secret_set **ret)
+			bool record_opened, struct sbx_secret_set **ret)
 {
 	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
 	static const char *const what[_SBX_E_MAX] = {
@@ -422,6 +423,8 @@ static int open_secrets(struct sbx_conn *c, const char *req_id, const char *task
 	if (!sealed)
 		return 0;
 	r = sbx_sealed_open(c->srv->keyring, sealed, context, accept_secret, p, ret);
+	if (r >= 0 && !record_opened)
+		return 0; /* a check at queue time: the opening that counts comes at start */
 	if (r >= 0) {
 		size_t n = sbx_secret_set_count(*ret);
 		const char *names[SBX_SECRET_SET_MAX];
@@ -584,6 +587,10 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 		task_finish(t); /* frees the held sandbox: its child reads EOF and leaves */
 		return;
 	}
+	if (!t->accepted_sent) {
+		send_event(t, "accepted", json_object());
+		t->accepted_sent = true;
+	}
 	(void)open_stream(t, &t->out, outp[0], "stdout");
 	(void)open_stream(t, &t->err, errp[0], "stderr");
 	if (t->stdin_data) {
@@ -628,7 +635,7 @@ static void start_next(struct sbx_server *srv)
 			continue;
 		}
 		if (open_secrets(t->conn, t->req_id, t->id, t->pe->policy, t->sealed, t->context,
-				 &set) < 0) {
+				 true, &set) < 0) {
 			task_finish(t);
 			continue;
 		}
@@ -748,7 +755,9 @@ static int copy_request(struct sbx_task *t, struct sbx_request *req)
 	return 0;
 }
 
-static int record_requested(struct sbx_task *t, const struct sbx_request *req)
+/* commit: a queued task's acceptance depends on this record alone; a task that starts now
+ * is committed once, together with its task.started record. */
+static int record_requested(struct sbx_task *t, const struct sbx_request *req, bool commit)
 {
 	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
 	const char *names[SBX_EXEC_ENV_NAMES];
@@ -769,7 +778,7 @@ static int record_requested(struct sbx_task *t, const struct sbx_request *req)
 		sbx_audit_fields_str(&f, "context", req->context);
 	sbx_audit_fields_uint(&f, "timeout_ms", t->timeout_ms);
 	r = sbx_record(t->srv, "task.requested", &t->conn->peer, t->id, &f);
-	if (r >= 0)
+	if (r >= 0 && commit)
 		r = sbx_records_commit(t->srv);
 	return r;
 }
@@ -789,10 +798,10 @@ void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
 		return;
 	(void)snprintf(id, sizeof(id), "sbxd-%d-%llu", (int)getpid(),
 		       (unsigned long long)++srv->next_task);
-	/* Open the blob first: a bad one is refused before anything is accepted. */
-	if (open_secrets(c, req->id, id, pe->policy, req->sealed, req->context, &set) < 0)
-		return;
 	now = srv->n_running < srv->cfg->max_tasks;
+	/* Open the blob first: a bad one is refused before anything is accepted. */
+	if (open_secrets(c, req->id, id, pe->policy, req->sealed, req->context, now, &set) < 0)
+		return;
 	if (!now)
 		set = sbx_secret_set_free(set); /* reopened when the task leaves the queue */
 	t = calloc(1, sizeof(*t));
@@ -824,16 +833,18 @@ void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
 		task_finish(t);
 		return;
 	}
-	if (record_requested(t, req) < 0) {
+	if (record_requested(t, req, !now) < 0) {
 		sbx_secret_set_free(set);
 		sbx_conn_send_error(c, req->id, SBX_E_AUDIT_UNAVAILABLE,
 				    "the audit log cannot be written: no task runs unaudited");
 		task_finish(t);
 		return;
 	}
-	send_event(t, "accepted", json_object());
-	if (!now)
+	if (!now) {
+		send_event(t, "accepted", json_object());
+		t->accepted_sent = true;
 		return;
+	}
 	srv->n_queued--;
 	srv->n_running++;
 	srv->stats.tasks_run++;
