@@ -1452,7 +1452,7 @@ Test(sbxd, a_client_that_never_reads_does_not_slow_another, .timeout = 120)
 	/* Three tasks that write as fast as they can, to a client that never reads. */
 	hog = conn();
 	for (int i = 0; i < 3; i++) {
-		char id[8];
+		char id[16];
 		(void)snprintf(id, sizeof(id), "h%d", i);
 		cr_assert(
 		    eq(int, sbx_client_test_send_take(hog, sbx_client_test_sh(id, "cat /dev/zero")),
