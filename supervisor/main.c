@@ -326,8 +326,8 @@ static int start(void)
 		r = dev_setup(arg.dev, &cfg);
 	else
 		r = sbx_config_load(arg.config ? arg.config : SBX_CONFIG_DEFAULT_PATH, &cfg);
-	if (r < 0)
-		return r;
+	if (r < 0 || !cfg)
+		return r < 0 ? r : -EINVAL;
 	server.cfg = cfg;
 	if (load_keyring(cfg, &server.keyring) < 0)
 		return -EINVAL;

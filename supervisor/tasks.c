@@ -561,7 +561,7 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 	if (r >= 0 && set && p->redact &&
 	    (sbx_redact_new(set, &t->out.red) < 0 || sbx_redact_new(set, &t->err.red) < 0))
 		r = -ENOMEM; /* never stream unredacted output */
-	set = sbx_secret_set_free(set); /* the child has its copy; no later clone gets one */
+	(void)sbx_secret_set_free(set); /* the child has its copy; no later clone gets one */
 	if (r < 0) {
 		(void)safe_close(outp[0]);
 		(void)safe_close(errp[0]);
