@@ -2,12 +2,18 @@
 /*
  * No task runs unaudited: 1,000 tasks through the real sbxd from 10 connections give exactly
  * 1,000 task.started and 1,000 task.exited records, one per task, the chain verifies, and a
- * canary secret used by some of them appears nowhere in the log.
+ * canary secret used by some of them appears nowhere in the log. And fail closed: when the
+ * log's file system is full, sbxd refuses new tasks with audit_unavailable, and resumes by
+ * itself when space is freed, the chain recording the outage.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -122,4 +128,103 @@ Test(audit_sbxd, every_task_is_started_and_exited_once_in_the_log)
 	cr_assert(eq(int, r.code, 0));
 	cr_assert(sbx_test_contains(r.out, "ok "));
 	sbx_test_run_done(&r);
+}
+
+/* ---- fail closed: the audit disk fills while sbxd runs ---- */
+
+static pid_t start_dev(const char *dir, const char *log)
+{
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		(void)dup2(fd, STDERR_FILENO);
+		execl(sbx_test_build_path("sbxd"), "sbxd", "--dev", dir, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static const char *run_true(const char *sock, const char *id)
+{
+	static char code[64];
+	struct sbx_client_test *c = NULL;
+	struct sbx_client_test_task t;
+
+	cr_assert(eq(int, sbx_client_test_connect(sock, &c), 0));
+	cr_assert(eq(int,
+		     sbx_client_test_run(c,
+					 json_pack("{s:s, s:s, s:s, s:[s]}", "id", id, "op", "run",
+						   "policy", "default", "argv", "/bin/true"),
+					 30000, &t),
+		     0));
+	(void)snprintf(code, sizeof(code), "%s", t.exit ? "exit" : t.error_code ? t.error_code : "?");
+	sbx_client_test_task_done(&t);
+	sbx_client_test_free(c);
+	return code;
+}
+
+Test(audit_sbxd, full_audit_disk_refuses_new_work_and_recovers)
+{
+	char *base = sbx_test_mkdtemp("auditfull");
+	char dir[4200], sock[4300], log[4300], filler[4300], path[4300];
+	const char *got = "";
+	struct sbx_test_run r;
+	int st, fd;
+	pid_t pid;
+
+	cr_assert(base != NULL);
+	cr_assert(eq(int, mount("sbx-test", base, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m"), 0));
+	(void)snprintf(dir, sizeof(dir), "%s/dev", base);
+	(void)snprintf(sock, sizeof(sock), "%s/sbxd.sock", dir);
+	(void)snprintf(log, sizeof(log), "/tmp/sbx-auditfull-%d.log", (int)getpid());
+	(void)snprintf(filler, sizeof(filler), "%s/filler", base);
+	(void)snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+	pid = start_dev(dir, log);
+	for (int i = 0; i < 100 && access(sock, F_OK) != 0; i++)
+		(void)usleep(50000);
+	cr_assert(eq(str, (char *)run_true(sock, "before"), "exit"));
+
+	/* Fill the file system that holds the log. */
+	fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert(fd >= 0);
+	{
+		char block[4096];
+		memset(block, 'f', sizeof(block));
+		while (write(fd, block, sizeof(block)) > 0)
+			;
+	}
+	(void)close(fd);
+	for (int i = 0; i < 5 && strcmp(got, "audit_unavailable") != 0; i++)
+		got = run_true(sock, "full");
+	cr_assert(eq(str, (char *)got, "audit_unavailable"), "a task ran while the log was full");
+
+	/* Space again: sbxd resumes by itself (its audit timer ticks every second). */
+	cr_assert(eq(int, unlink(filler), 0));
+	got = "";
+	for (int i = 0; i < 50 && strcmp(got, "exit") != 0; i++) {
+		(void)usleep(200000);
+		got = run_true(sock, "after");
+	}
+	cr_assert(eq(str, (char *)got, "exit"), "sbxd did not resume after space was freed");
+
+	cr_assert(eq(int, kill(pid, SIGTERM), 0));
+	cr_assert(eq(int, waitpid(pid, &st, 0), pid));
+	cr_assert(eq(int, sbx_test_runv(&r, 30000, sbx_test_build_path("sbxctl"), "audit", "verify",
+					path, NULL),
+		     0));
+	if (r.code != 0)
+		sbx_test_run_dump("sbxctl audit verify", &r);
+	cr_assert(eq(int, r.code, 0));
+	sbx_test_run_done(&r);
+	cr_assert(eq(int, sbx_test_runv(&r, 30000, "/bin/cat", path, NULL), 0));
+	cr_assert(sbx_test_contains(r.out, "\"event\":\"audit.unavailable\""));
+	cr_assert(sbx_test_contains(r.out, "\"event\":\"audit.recovered\""));
+	cr_assert(sbx_test_contains(r.out, "\"task\":\"sbxd-"));
+	sbx_test_run_done(&r);
+	(void)umount2(base, MNT_DETACH);
+	(void)sbx_test_rm_rf(base);
+	(void)unlink(log);
+	free(base);
 }
