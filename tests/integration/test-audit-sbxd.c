@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -226,5 +227,83 @@ Test(audit_sbxd, full_audit_disk_refuses_new_work_and_recovers)
 	(void)umount2(base, MNT_DETACH);
 	(void)sbx_test_rm_rf(base);
 	(void)unlink(log);
+	free(base);
+}
+
+/* ---- sbxd killed outright while tasks run ---- */
+
+static int count_cgroups(const char *prefix)
+{
+	static const char *const dirs[] = {"/sys/fs/cgroup/unified/sbx", "/sys/fs/cgroup/sbx",
+					   "/sys/fs/cgroup/pids/sbx"};
+	char want[64];
+	int n = 0;
+
+	(void)snprintf(want, sizeof(want), "%s", prefix);
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *de;
+		while (d && (de = readdir(d)))
+			if (strncmp(de->d_name, want, strlen(want)) == 0)
+				n++;
+		if (d)
+			(void)closedir(d);
+	}
+	return n;
+}
+
+Test(audit_sbxd, sigkill_of_sbxd_leaves_no_sandbox_and_restart_is_clean)
+{
+	char *base = sbx_test_mkdtemp("sbxdkill");
+	char dir[4200], sock[4300], log[4300], path[4300], prefix[64];
+	struct sbx_client_test *c = NULL;
+	struct sbx_test_run r;
+	int st;
+	pid_t pid;
+
+	cr_assert(base != NULL);
+	(void)snprintf(dir, sizeof(dir), "%s/dev", base);
+	(void)snprintf(sock, sizeof(sock), "%s/sbxd.sock", dir);
+	(void)snprintf(log, sizeof(log), "%s/sbxd.log", base);
+	(void)snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+	pid = start_dev(dir, log);
+	for (int i = 0; i < 100 && access(sock, F_OK) != 0; i++)
+		(void)usleep(50000);
+	cr_assert(eq(int, sbx_client_test_connect(sock, &c), 0));
+	for (int i = 0; i < 50; i++) {
+		char id[16];
+		(void)snprintf(id, sizeof(id), "k%d", i);
+		cr_assert(eq(int,
+			     sbx_client_test_send_take(c, sbx_client_test_sh(id, "sleep 876.5")),
+			     0));
+	}
+	for (int i = 0; i < 100 && !sbx_fixture_find_process("876.5"); i++)
+		(void)usleep(50000);
+	(void)usleep(500000); /* let the queue fill the running slots */
+	cr_assert(sbx_fixture_find_process("876.5") > 0, "no task started");
+	(void)snprintf(prefix, sizeof(prefix), "sbxd-%d-", (int)pid);
+	cr_assert(count_cgroups(prefix) > 0);
+
+	cr_assert(eq(int, kill(pid, SIGKILL), 0));
+	cr_assert(eq(int, waitpid(pid, &st, 0), pid));
+	cr_assert(sbx_fixture_wait_gone("876.5", 1000), "a sandbox survived sbxd's SIGKILL");
+	c = sbx_client_test_free(c);
+
+	/* Restart on the same directory: stale groups are removed, the chain continues. */
+	pid = start_dev(dir, log);
+	for (int i = 0; i < 100 && count_cgroups(prefix) > 0; i++)
+		(void)usleep(50000);
+	cr_assert(eq(int, count_cgroups(prefix), 0), "stale cgroups of the killed sbxd remain");
+	cr_assert(eq(str, (char *)run_true(sock, "after-restart"), "exit"));
+	cr_assert(eq(int, kill(pid, SIGTERM), 0));
+	cr_assert(eq(int, waitpid(pid, &st, 0), pid));
+	cr_assert(eq(int, sbx_test_runv(&r, 30000, sbx_test_build_path("sbxctl"), "audit", "verify",
+					path, NULL),
+		     0));
+	if (r.code != 0)
+		sbx_test_run_dump("sbxctl audit verify", &r);
+	cr_assert(eq(int, r.code, 0));
+	sbx_test_run_done(&r);
+	(void)sbx_test_rm_rf(base);
 	free(base);
 }
