@@ -16,16 +16,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+
 #include "cli/commands.h"
 #include "cli/exec-env.h"
-#include "common/log.h"
 #include "common/fd-util.h"
+#include "common/log.h"
 #include "common/macro.h"
 #include "common/parse.h"
 #include "keys/keyring.h"
@@ -61,27 +62,28 @@ static void args_done(struct exec_args *a)
 
 static void usage(FILE *f)
 {
-	(void)fprintf(f,
-		      "usage: sbxctl exec [--policy NAME|PATH] [--ro-bind SRC DST] [--bind SRC DST]\n"
-		      "                   [--env NAME=VALUE] [--timeout SECONDS] [--] PROGRAM [ARG...]\n"
-		      "\n"
-		      "Runs PROGRAM in a new sandbox (as root). Exit status: the program's; 128+N\n"
-		      "when killed by signal N; 124 timeout; 125 sbx failed; 126 not executable;\n"
-		      "127 not found.\n"
-		      "\n"
-		      "  --policy NAME|PATH   policy name (in --policy-dir, then the built-in set)\n"
-		      "                       or a file path; default 'default'\n"
-		      "  --policy-dir DIR     where named policies live (default %s)\n"
-		      "  --ro-bind SRC DST    also bind SRC read-only at DST\n"
-		      "  --bind SRC DST       also bind SRC read-write at DST\n"
-		      "  --env NAME=VALUE     set a variable the policy's 'env' list allows\n"
-		      "  --timeout SECONDS    kill the whole sandbox after this long (at most the\n"
-		      "                       policy's maximum; default the policy's default)\n"
-		      "  --sealed FILE        a sealed blob (sbx1:...) whose secrets the payload gets\n"
-		      "                       in its environment (names the policy accepts only)\n"
-		      "  --context CTX        the context the blob was sealed for\n"
-		      "  --keyring PATH       keyring to open it with (default %s)\n",
-		      SBX_POLICY_DIR, SBX_KEYRING_DEFAULT_PATH);
+	(void)fprintf(
+	    f,
+	    "usage: sbxctl exec [--policy NAME|PATH] [--ro-bind SRC DST] [--bind SRC DST]\n"
+	    "                   [--env NAME=VALUE] [--timeout SECONDS] [--] PROGRAM [ARG...]\n"
+	    "\n"
+	    "Runs PROGRAM in a new sandbox (as root). Exit status: the program's; 128+N\n"
+	    "when killed by signal N; 124 timeout; 125 sbx failed; 126 not executable;\n"
+	    "127 not found.\n"
+	    "\n"
+	    "  --policy NAME|PATH   policy name (in --policy-dir, then the built-in set)\n"
+	    "                       or a file path; default 'default'\n"
+	    "  --policy-dir DIR     where named policies live (default %s)\n"
+	    "  --ro-bind SRC DST    also bind SRC read-only at DST\n"
+	    "  --bind SRC DST       also bind SRC read-write at DST\n"
+	    "  --env NAME=VALUE     set a variable the policy's 'env' list allows\n"
+	    "  --timeout SECONDS    kill the whole sandbox after this long (at most the\n"
+	    "                       policy's maximum; default the policy's default)\n"
+	    "  --sealed FILE        a sealed blob (sbx1:...) whose secrets the payload gets\n"
+	    "                       in its environment (names the policy accepts only)\n"
+	    "  --context CTX        the context the blob was sealed for\n"
+	    "  --keyring PATH       keyring to open it with (default %s)\n",
+	    SBX_POLICY_DIR, SBX_KEYRING_DEFAULT_PATH);
 }
 
 static int parse_args(int argc, char **argv, struct exec_args *a)
@@ -97,19 +99,19 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 		OPT_KEYRING,
 	};
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, 'p'},
-		{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
-		{"profile-dir", required_argument, NULL, OPT_PROFILE_DIR},
-		{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
-		{"ro-bind", required_argument, NULL, OPT_RO_BIND},
-		{"bind", required_argument, NULL, OPT_BIND},
-		{"env", required_argument, NULL, 'e'},
-		{"timeout", required_argument, NULL, 't'},
-		{"sealed", required_argument, NULL, OPT_SEALED},
-		{"context", required_argument, NULL, OPT_CONTEXT},
-		{"keyring", required_argument, NULL, OPT_KEYRING},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
+	    {"profile-dir", required_argument, NULL, OPT_PROFILE_DIR},
+	    {"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
+	    {"ro-bind", required_argument, NULL, OPT_RO_BIND},
+	    {"bind", required_argument, NULL, OPT_BIND},
+	    {"env", required_argument, NULL, 'e'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"sealed", required_argument, NULL, OPT_SEALED},
+	    {"context", required_argument, NULL, OPT_CONTEXT},
+	    {"keyring", required_argument, NULL, OPT_KEYRING},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c, r;
 
@@ -143,7 +145,8 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 		case OPT_RO_BIND:
 		case OPT_BIND:
 			if (optind >= argc)
-				return log_error("--%s needs SRC and DST", c == OPT_BIND ? "bind" : "ro-bind");
+				return log_error("--%s needs SRC and DST",
+						 c == OPT_BIND ? "bind" : "ro-bind");
 			if (a->n_binds >= ARRAY_SIZE(a->binds))
 				return log_error("too many --bind/--ro-bind options (at most %zu)",
 						 ARRAY_SIZE(a->binds));
@@ -160,8 +163,10 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 		case 't':
 			r = sbx_parse_duration_ms(optarg, &a->timeout_ms);
 			if (r < 0 || a->timeout_ms == 0)
-				return log_error("--timeout: '%s' is not a positive duration (seconds, "
-						 "or with a unit: 500ms, 30s, 5m)", optarg);
+				return log_error(
+				    "--timeout: '%s' is not a positive duration (seconds, "
+				    "or with a unit: 500ms, 30s, 5m)",
+				    optarg);
 			a->timeout_set = true;
 			break;
 		case 'h':
@@ -203,7 +208,8 @@ static int prepare(const struct exec_args *a, struct sbx_policy **ret_policy,
 
 	r = sbx_policy_resolve(a->policy, a->policy_dir, &p, &diags);
 	for (size_t i = 0; r >= 0 && i < a->n_binds; i++)
-		r = sbx_policy_add_bind(p, a->binds[i].src, a->binds[i].dst, a->binds[i].rw, &diags);
+		r = sbx_policy_add_bind(p, a->binds[i].src, a->binds[i].dst, a->binds[i].rw,
+					&diags);
 	if (r >= 0)
 		r = sbx_profile_resolve(p->seccomp, a->profile_dir, &prof, &diags);
 	if (r < 0) {
@@ -227,8 +233,7 @@ static bool accept_secret(const char *name, void *userdata)
 }
 
 /* Opens --sealed under --context with the keyring; errors print their stable code. */
-static int open_sealed(const struct exec_args *a, struct sbx_policy *p,
-		       struct sbx_secret_set **ret)
+static int open_sealed(const struct exec_args *a, struct sbx_policy *p, struct sbx_secret_set **ret)
 {
 	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
 	_cleanup_free_ char *blob = NULL;
@@ -275,9 +280,9 @@ static bool wait_sandbox(struct sbx_sandbox *sb, int sigfd, uint64_t timeout_ms)
 {
 	const uint64_t deadline = timeout_ms ? now_ms() + timeout_ms : 0;
 	struct pollfd pfd[3] = {
-		{.fd = sbx_sandbox_pidfd(sb), .events = POLLIN},
-		{.fd = sbx_sandbox_report_fd(sb), .events = POLLIN},
-		{.fd = sigfd, .events = POLLIN},
+	    {.fd = sbx_sandbox_pidfd(sb), .events = POLLIN},
+	    {.fd = sbx_sandbox_report_fd(sb), .events = POLLIN},
+	    {.fd = sigfd, .events = POLLIN},
 	};
 
 	for (;;) {
@@ -315,8 +320,9 @@ static int exit_status(const struct sbx_sandbox_result *res, const struct sbx_po
 		return res->code;
 	case SBX_END_SIGNALED:
 		if (res->oom)
-			log_error("sandbox killed: memory limit of policy '%s' reached (%llu bytes)",
-				  p->name, (unsigned long long)p->memory_max);
+			log_error(
+			    "sandbox killed: memory limit of policy '%s' reached (%llu bytes)",
+			    p->name, (unsigned long long)p->memory_max);
 		return 128 + res->signal;
 	case SBX_END_SETUP_FAILED:
 		if (strcmp(res->error.step, "execve") == 0 && res->error.err == ENOENT) {
@@ -380,8 +386,8 @@ int sbx_cmd_exec(int argc, char **argv)
 		return SBX_EXIT_FAILURE;
 
 	sigemptyset(&fwd);
-	for (const int *s = (const int[]){SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0}; *s;
-	     s++)
+	for (const int *s = (const int[]){SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0};
+	     *s; s++)
 		sigaddset(&fwd, *s);
 	(void)sigprocmask(SIG_BLOCK, &fwd, NULL);
 	sigfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -392,20 +398,21 @@ int sbx_cmd_exec(int argc, char **argv)
 
 	(void)snprintf(task_id, sizeof(task_id), "exec-%d", (int)getpid());
 	const struct sbx_sandbox_params params = {
-		.policy = p,
-		.seccomp = prog,
-		.argv = a.argv,
-		.envp = a.env.envp,
-		.stdio = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO},
-		.task_id = task_id,
-		.runtime_dir = a.runtime_dir,
-		.wipe_envp = true,
+	    .policy = p,
+	    .seccomp = prog,
+	    .argv = a.argv,
+	    .envp = a.env.envp,
+	    .stdio = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO},
+	    .task_id = task_id,
+	    .runtime_dir = a.runtime_dir,
+	    .wipe_envp = true,
 	};
 	r = sbx_sandbox_spawn(&params, &sb, &err);
 	/* The child has its copy: wipe ours now, not when the payload ends. */
 	secrets = sbx_secret_set_free(secrets);
 	if (r < 0) {
-		log_error("sandbox setup failed at %s", sbx_sandbox_strerror(&err, buf, sizeof(buf)));
+		log_error("sandbox setup failed at %s",
+			  sbx_sandbox_strerror(&err, buf, sizeof(buf)));
 		return SBX_EXIT_FAILURE;
 	}
 	if (wait_sandbox(sb, sigfd, timeout)) {

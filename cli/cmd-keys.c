@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -32,7 +33,7 @@
 #include "keys/secret.h"
 
 #define EXIT_FAIL 1
-#define R_USAGE   (-4096) /* a helper's "usage error", apart from any -errno */
+#define R_USAGE	  (-4096) /* a helper's "usage error", apart from any -errno */
 
 static const char *arg_keyring;
 static const char *arg_out;
@@ -44,27 +45,28 @@ static bool arg_force;
 
 static void usage(FILE *f)
 {
-	(void)fprintf(f,
-		      "usage: sbxctl keys COMMAND [--keyring PATH] [OPTIONS]\n"
-		      "\n"
-		      "  init                      create a keyring (never overwrites one)\n"
-		      "  rotate                    add a new primary key; the old one stays active\n"
-		      "  retire ID                 stop key ID from opening blobs (reversible)\n"
-		      "  activate ID               undo a retire\n"
-		      "  destroy ID [--yes]        wipe key ID for ever (keeps a tombstone)\n"
-		      "  list                      id, state, dates and fingerprint of each key\n"
-		      "  verify                    check the keyring; exit 0 when sound, 1 if not\n"
-		      "  usage [--since T] LOG...   which key ids opened blobs (from the audit log)\n"
-		      "  backup --out FILE         write a passphrase-encrypted backup\n"
-		      "  restore --in FILE [--force]  put a backup in place of the keyring\n"
-		      "  import-fernet --fernet-key-file F\n"
-		      "                            CONTEXT<TAB>FERNET-TOKEN lines on stdin become\n"
-		      "                            CONTEXT<TAB>sbx1:... lines on stdout\n"
-		      "\n"
-		      "  --keyring PATH            default %s\n"
-		      "  --passphrase-file FILE    read the passphrase from FILE's first line\n"
-		      "                            instead of the terminal (at least %d bytes)\n",
-		      SBX_KEYRING_DEFAULT_PATH, SBX_PASSPHRASE_MIN);
+	(void)fprintf(
+	    f,
+	    "usage: sbxctl keys COMMAND [--keyring PATH] [OPTIONS]\n"
+	    "\n"
+	    "  init                      create a keyring (never overwrites one)\n"
+	    "  rotate                    add a new primary key; the old one stays active\n"
+	    "  retire ID                 stop key ID from opening blobs (reversible)\n"
+	    "  activate ID               undo a retire\n"
+	    "  destroy ID [--yes]        wipe key ID for ever (keeps a tombstone)\n"
+	    "  list                      id, state, dates and fingerprint of each key\n"
+	    "  verify                    check the keyring; exit 0 when sound, 1 if not\n"
+	    "  usage [--since T] LOG...   which key ids opened blobs (from the audit log)\n"
+	    "  backup --out FILE         write a passphrase-encrypted backup\n"
+	    "  restore --in FILE [--force]  put a backup in place of the keyring\n"
+	    "  import-fernet --fernet-key-file F\n"
+	    "                            CONTEXT<TAB>FERNET-TOKEN lines on stdin become\n"
+	    "                            CONTEXT<TAB>sbx1:... lines on stdout\n"
+	    "\n"
+	    "  --keyring PATH            default %s\n"
+	    "  --passphrase-file FILE    read the passphrase from FILE's first line\n"
+	    "                            instead of the terminal (at least %d bytes)\n",
+	    SBX_KEYRING_DEFAULT_PATH, SBX_PASSPHRASE_MIN);
 }
 
 /* Key material is about to be in memory: no core file, no ptrace by same-uid processes. */
@@ -192,12 +194,15 @@ static int confirm_destroy(uint32_t id)
 
 	if (fd < 0) {
 		log_error("refusing to destroy key %" PRIu32 " without confirmation: no terminal; "
-			  "pass --yes", id);
+			  "pass --yes",
+			  id);
 		return -ENXIO;
 	}
 	(void)dprintf(fd,
-		      "Destroying key %" PRIu32 " wipes it for ever: blobs sealed under it can never "
-		      "be opened again.\nType the key id to confirm: ", id);
+		      "Destroying key %" PRIu32
+		      " wipes it for ever: blobs sealed under it can never "
+		      "be opened again.\nType the key id to confirm: ",
+		      id);
 	k = read(fd, buf, sizeof(buf) - 1);
 	buf[k > 0 ? k : 0] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
@@ -336,7 +341,8 @@ static int cmd_backup(void)
 	r = sbx_backup_write(kr, pass, SBX_BACKUP_OPSLIMIT, SBX_BACKUP_MEMLIMIT, &text);
 	if (r < 0)
 		return log_error_errno(r, "cannot encrypt the backup"), EXIT_FAIL;
-	fd = open(arg_out, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (arg_force ? O_TRUNC : O_EXCL),
+	fd = open(arg_out,
+		  O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (arg_force ? O_TRUNC : O_EXCL),
 		  0600);
 	if (fd < 0)
 		return log_error_errno(errno, "cannot create '%s'%s", arg_out,
@@ -388,7 +394,8 @@ static int cmd_restore(void)
 			sbx_keyring_raise_next_id(kr, sbx_keyring_next_id(old));
 		else
 			log_warning("the keyring being replaced is unreadable (%s); next id comes "
-				    "from the backup", err);
+				    "from the backup",
+				    err);
 	}
 	if (save(kr, !exists) < 0)
 		return EXIT_FAIL;
@@ -457,17 +464,21 @@ static int cmd_import_fernet(void)
 
 static int parse_args(int argc, char **argv)
 {
-	enum { OPT_KEYRING = 256, OPT_PASSFILE, OPT_FERNET };
+	enum {
+		OPT_KEYRING = 256,
+		OPT_PASSFILE,
+		OPT_FERNET
+	};
 	static const struct option opts[] = {
-		{"keyring", required_argument, NULL, OPT_KEYRING},
-		{"passphrase-file", required_argument, NULL, OPT_PASSFILE},
-		{"fernet-key-file", required_argument, NULL, OPT_FERNET},
-		{"out", required_argument, NULL, 'o'},
-		{"in", required_argument, NULL, 'i'},
-		{"yes", no_argument, NULL, 'y'},
-		{"force", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"keyring", required_argument, NULL, OPT_KEYRING},
+	    {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
+	    {"fernet-key-file", required_argument, NULL, OPT_FERNET},
+	    {"out", required_argument, NULL, 'o'},
+	    {"in", required_argument, NULL, 'i'},
+	    {"yes", no_argument, NULL, 'y'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	int c;
 

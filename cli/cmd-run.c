@@ -115,10 +115,14 @@ static int read_stdin(json_t *req)
 static int build_run(int argc, char **argv, const char **ret_socket, json_t **ret)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'},  {"policy", required_argument, NULL, 'p'},
-		{"sealed-file", required_argument, NULL, 'f'}, {"context", required_argument, NULL, 'c'},
-		{"env", required_argument, NULL, 'e'},     {"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},          {0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"sealed-file", required_argument, NULL, 'f'},
+	    {"context", required_argument, NULL, 'c'},
+	    {"env", required_argument, NULL, 'e'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	json_t *req = json_pack("{s:s, s:s, s:s}", "id", "run", "op", "run", "policy", "default");
 	json_t *env = json_object(), *args = json_array();
@@ -157,13 +161,15 @@ static int build_run(int argc, char **argv, const char **ret_socket, json_t **re
 		}
 		case 't':
 			if (sbx_parse_duration_ms(optarg, &ms) < 0 || ms == 0)
-				return log_error("--timeout: '%s' is not a duration", optarg), -EINVAL;
+				return log_error("--timeout: '%s' is not a duration", optarg),
+				       -EINVAL;
 			(void)json_object_set_new(req, "timeout_ms", json_integer((json_int_t)ms));
 			break;
 		case 'h':
-			printf("usage: sbxctl run [--socket PATH] [--policy NAME] [--sealed-file F "
-			       "--context C]\n                  [--env NAME=VALUE] [--timeout S] -- "
-			       "PROGRAM [ARG...]\n");
+			printf(
+			    "usage: sbxctl run [--socket PATH] [--policy NAME] [--sealed-file F "
+			    "--context C]\n                  [--env NAME=VALUE] [--timeout S] -- "
+			    "PROGRAM [ARG...]\n");
 			exit(0);
 		default:
 			return -EINVAL;
@@ -208,7 +214,8 @@ int sbx_cmd_run(int argc, char **argv)
 	for (;;) {
 		const char *event;
 		if (interrupted && task[0] && !cancelled) {
-			json_t *cx = json_pack("{s:s, s:s, s:s}", "id", "cancel", "op", "cancel", "task", task);
+			json_t *cx = json_pack("{s:s, s:s, s:s}", "id", "cancel", "op", "cancel",
+					       "task", task);
 			(void)sbx_client_send(c, cx);
 			json_decref(cx);
 			cancelled = true;
@@ -283,14 +290,13 @@ int sbx_cmd_ps(int argc, char **argv)
 	if (simple(argc, argv, "list", &reply) < 0)
 		return 1;
 	printf("%-24s %-12s %-8s %8s %8s %10s\n", "TASK", "POLICY", "STATE", "PID", "UID", "AGE");
-	json_array_foreach(json_object_get(reply, "tasks"), i, t)
-		printf("%-24s %-12s %-8s %8d %8d %9.1fs\n",
-		       json_string_value(json_object_get(t, "task")),
-		       json_string_value(json_object_get(t, "policy")),
-		       json_string_value(json_object_get(t, "state")),
-		       (int)json_integer_value(json_object_get(t, "pid")),
-		       (int)json_integer_value(json_object_get(t, "uid")),
-		       (double)json_integer_value(json_object_get(t, "age_ms")) / 1000.0);
+	json_array_foreach(json_object_get(reply, "tasks"), i, t) printf(
+	    "%-24s %-12s %-8s %8d %8d %9.1fs\n", json_string_value(json_object_get(t, "task")),
+	    json_string_value(json_object_get(t, "policy")),
+	    json_string_value(json_object_get(t, "state")),
+	    (int)json_integer_value(json_object_get(t, "pid")),
+	    (int)json_integer_value(json_object_get(t, "uid")),
+	    (double)json_integer_value(json_object_get(t, "age_ms")) / 1000.0);
 	json_decref(reply);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -29,14 +30,16 @@
 
 static void seal_usage(FILE *f)
 {
-	(void)fprintf(f, "usage: sbxctl seal --context CTX [--keyring PATH | --socket PATH] "
-			 "< NAME=VALUE lines\n"
-			 "\n"
-			 "Seals the secrets on stdin for CTX (e.g. 'tenant:42/task:9001') under the\n"
-			 "primary key and prints the blob. Names are normalised to SCREAMING_SNAKE_CASE.\n"
-			 "  --keyring PATH   default %s\n"
-			 "  --socket PATH    seal through sbxd instead (no keyring access needed)\n",
-		      SBX_KEYRING_DEFAULT_PATH);
+	(void)fprintf(
+	    f,
+	    "usage: sbxctl seal --context CTX [--keyring PATH | --socket PATH] "
+	    "< NAME=VALUE lines\n"
+	    "\n"
+	    "Seals the secrets on stdin for CTX (e.g. 'tenant:42/task:9001') under the\n"
+	    "primary key and prints the blob. Names are normalised to SCREAMING_SNAKE_CASE.\n"
+	    "  --keyring PATH   default %s\n"
+	    "  --socket PATH    seal through sbxd instead (no keyring access needed)\n",
+	    SBX_KEYRING_DEFAULT_PATH);
 }
 
 static const char *line_fault(int r)
@@ -94,11 +97,11 @@ static int seal_via_socket(const char *socket, const char *context, struct sbx_s
 int sbx_cmd_seal(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"context", required_argument, NULL, 'c'},
-		{"keyring", required_argument, NULL, 'k'},
-		{"socket", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"context", required_argument, NULL, 'c'},
+	    {"keyring", required_argument, NULL, 'k'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
 	_cleanup_(sbx_secret_freep) struct sbx_secret *in = NULL;
@@ -168,7 +171,8 @@ int sbx_cmd_seal(int argc, char **argv)
 	if (r == -EILSEQ)
 		return log_error("a value is not valid UTF-8"), 1;
 	if (r < 0)
-		return log_error_errno(r, "cannot seal (%s)", sbx_error_name(sbx_sealed_error(r))), 1;
+		return log_error_errno(r, "cannot seal (%s)", sbx_error_name(sbx_sealed_error(r))),
+		       1;
 	(void)printf("%s\n", blob);
 	return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -8,11 +8,7 @@
 #include "common/log.h"
 
 static const char *const base_env[] = {
-	"PATH=/usr/local/bin:/usr/bin:/bin",
-	"HOME=/tmp",
-	"USER=sbx",
-	"LOGNAME=sbx",
-	"LANG=C.UTF-8",
+    "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "USER=sbx", "LOGNAME=sbx", "LANG=C.UTF-8",
 };
 #define N_BASE (sizeof(base_env) / sizeof(base_env[0]))
 
@@ -24,7 +20,8 @@ static size_t name_len(const char *assignment)
 
 static bool valid_name(const char *s, size_t n)
 {
-	if (n == 0 || n > 128 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+	if (n == 0 || n > 128 ||
+	    !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
 		return false;
 	for (size_t i = 1; i < n; i++)
 		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
@@ -39,13 +36,15 @@ int sbx_exec_env_add(struct sbx_exec_env *e, const char *assignment)
 
 	if (!valid_name(assignment, n))
 		return log_error("--env: expected NAME=VALUE with NAME of letters, digits and '_', "
-				 "got '%.*s...'", (int)(n ? n : strcspn(assignment, "=")), assignment),
+				 "got '%.*s...'",
+				 (int)(n ? n : strcspn(assignment, "=")), assignment),
 		       -EINVAL;
 	for (size_t i = 0; i < e->n_extra; i++)
 		if (name_len(e->extra[i]) == n && strncmp(e->extra[i], assignment, n) == 0)
 			return log_error("--env: '%.*s' given twice", (int)n, assignment), -EINVAL;
 	if (e->n_extra >= SBX_EXEC_ENV_MAX)
-		return log_error("--env: too many variables (at most %d)", SBX_EXEC_ENV_MAX), -E2BIG;
+		return log_error("--env: too many variables (at most %d)", SBX_EXEC_ENV_MAX),
+		       -E2BIG;
 	e->extra[e->n_extra] = strdup(assignment);
 	if (!e->extra[e->n_extra])
 		return -ENOMEM;
@@ -67,7 +66,8 @@ int sbx_exec_env_build(struct sbx_exec_env *e, const struct sbx_policy *p, char 
 		name[n] = '\0';
 		if (!sbx_policy_accepts_env(p, name))
 			return log_error("--env: policy '%s' does not let a request set '%s' (see "
-					 "its \"env\" list)", p->name, name),
+					 "its \"env\" list)",
+					 p->name, name),
 			       -EPERM;
 	}
 	free(e->envp);

@@ -13,15 +13,15 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{"exec", sbx_cmd_exec, "run one program in a sandbox (root)"},
-	{"run", sbx_cmd_run, "run one program in a sandbox through sbxd"},
-	{"ps", sbx_cmd_ps, "list sbxd's tasks"},
-	{"stats", sbx_cmd_stats, "sbxd's counters (root)"},
-	{"policy", sbx_cmd_policy, "check policy files"},
-	{"keys", sbx_cmd_keys, "administer the keyring"},
-	{"seal", sbx_cmd_seal, "seal NAME=VALUE lines from stdin into a blob"},
-	{"sealed", sbx_cmd_sealed, "inspect a sealed blob's header"},
-	{"audit", sbx_cmd_audit, "verify and review the audit log"},
+    {"exec", sbx_cmd_exec, "run one program in a sandbox (root)"},
+    {"run", sbx_cmd_run, "run one program in a sandbox through sbxd"},
+    {"ps", sbx_cmd_ps, "list sbxd's tasks"},
+    {"stats", sbx_cmd_stats, "sbxd's counters (root)"},
+    {"policy", sbx_cmd_policy, "check policy files"},
+    {"keys", sbx_cmd_keys, "administer the keyring"},
+    {"seal", sbx_cmd_seal, "seal NAME=VALUE lines from stdin into a blob"},
+    {"sealed", sbx_cmd_sealed, "inspect a sealed blob's header"},
+    {"audit", sbx_cmd_audit, "verify and review the audit log"},
 };
 
 static void usage(FILE *f)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include <linux/close_range.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>

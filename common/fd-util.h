@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stddef.h>
+
 #include <sys/types.h>
 
 /* Closes every fd >= from except the ones in keep[] (close_range, with a /proc/self/fd

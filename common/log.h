@@ -16,18 +16,18 @@ int sbx_log_get_max_level(void);
 /* Logs at level; when r != 0 appends ": strerror(-r)". Returns -abs(r) (0 when r == 0). */
 int sbx_log_internal(int level, int r, const char *fmt, ...) _printf_(3, 4);
 
-#define log_full_errno(level, r, ...)                                                              \
-	({                                                                                         \
-		int _l_ = (level), _r_ = (r);                                                      \
-		_l_ <= sbx_log_get_max_level() ? sbx_log_internal(_l_, _r_, __VA_ARGS__)           \
-					       : (_r_ < 0 ? _r_ : -_r_);                           \
+#define log_full_errno(level, r, ...)                                                    \
+	({                                                                               \
+		int _l_ = (level), _r_ = (r);                                            \
+		_l_ <= sbx_log_get_max_level() ? sbx_log_internal(_l_, _r_, __VA_ARGS__) \
+					       : (_r_ < 0 ? _r_ : -_r_);                 \
 	})
-#define log_debug(...)           log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
-#define log_info(...)            log_full_errno(LOG_INFO, 0, __VA_ARGS__)
-#define log_notice(...)          log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
-#define log_warning(...)         log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
-#define log_error(...)           log_full_errno(LOG_ERR, 0, __VA_ARGS__)
-#define log_debug_errno(r, ...)   log_full_errno(LOG_DEBUG, r, __VA_ARGS__)
-#define log_info_errno(r, ...)    log_full_errno(LOG_INFO, r, __VA_ARGS__)
+#define log_debug(...)		  log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...)		  log_full_errno(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...)		  log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...)	  log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...)		  log_full_errno(LOG_ERR, 0, __VA_ARGS__)
+#define log_debug_errno(r, ...)	  log_full_errno(LOG_DEBUG, r, __VA_ARGS__)
+#define log_info_errno(r, ...)	  log_full_errno(LOG_INFO, r, __VA_ARGS__)
 #define log_warning_errno(r, ...) log_full_errno(LOG_WARNING, r, __VA_ARGS__)
-#define log_error_errno(r, ...)   log_full_errno(LOG_ERR, r, __VA_ARGS__)
+#define log_error_errno(r, ...)	  log_full_errno(LOG_ERR, r, __VA_ARGS__)

@@ -49,16 +49,11 @@ int sbx_parse_size(const char *s, uint64_t *ret)
 		const char *suffix;
 		uint64_t mult;
 	} units[] = {
-		{"", 1},
-		{"B", 1},
-		{"K", 1ULL << 10},
-		{"KiB", 1ULL << 10},
-		{"M", 1ULL << 20},
-		{"MiB", 1ULL << 20},
-		{"G", 1ULL << 30},
-		{"GiB", 1ULL << 30},
-		{"T", 1ULL << 40},
-		{"TiB", 1ULL << 40},
+	    {"", 1},	       {"B", 1},
+	    {"K", 1ULL << 10}, {"KiB", 1ULL << 10},
+	    {"M", 1ULL << 20}, {"MiB", 1ULL << 20},
+	    {"G", 1ULL << 30}, {"GiB", 1ULL << 30},
+	    {"T", 1ULL << 40}, {"TiB", 1ULL << 40},
 	};
 	uint64_t v;
 	int r = parse_prefix(&s, &v);
@@ -77,7 +72,7 @@ int sbx_parse_duration_ms(const char *s, uint64_t *ret)
 		const char *suffix;
 		uint64_t mult;
 	} units[] = {
-		{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000},
+	    {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000},
 	};
 	uint64_t v;
 	int r = parse_prefix(&s, &v);

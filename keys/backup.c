@@ -15,11 +15,11 @@
 
 #include "keys/internal.h"
 
-#define VERSION   1U
+#define VERSION	  1U
 #define HDR_BYTES 26U
 #define SALT_OFF  10U
 #define NONCE_OFF (SALT_OFF + crypto_pwhash_SALTBYTES)
-#define CT_OFF    (NONCE_OFF + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+#define CT_OFF	  (NONCE_OFF + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
 #define TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
 
 _Static_assert(NONCE_OFF == HDR_BYTES, "backup header layout");
@@ -44,14 +44,14 @@ static bool costs_ok(uint32_t ops, size_t mem)
 }
 
 /* prefix | header, the associated data. */
-static void make_ad(const unsigned char *hdr, unsigned char ad[sizeof(SBX_BACKUP_PREFIX) - 1 + HDR_BYTES])
+static void make_ad(const unsigned char *hdr,
+		    unsigned char ad[sizeof(SBX_BACKUP_PREFIX) - 1 + HDR_BYTES])
 {
 	memcpy(ad, SBX_BACKUP_PREFIX, sizeof(SBX_BACKUP_PREFIX) - 1);
 	memcpy(ad + sizeof(SBX_BACKUP_PREFIX) - 1, hdr, HDR_BYTES);
 }
 
-static int derive(const struct sbx_secret *pass, const unsigned char *hdr,
-		  struct sbx_secret **ret)
+static int derive(const struct sbx_secret *pass, const unsigned char *hdr, struct sbx_secret **ret)
 {
 	_cleanup_(sbx_secret_freep) struct sbx_secret *k = NULL;
 	int r = sbx_secret_new(crypto_aead_xchacha20poly1305_ietf_KEYBYTES, &k);
@@ -59,16 +59,16 @@ static int derive(const struct sbx_secret *pass, const unsigned char *hdr,
 	if (r < 0)
 		return r;
 	if (crypto_pwhash(sbx_secret_data(k), sbx_secret_len(k),
-			  (const char *)sbx_secret_data(pass), sbx_secret_len(pass),
-			  hdr + SALT_OFF, get32(hdr + 2), (size_t)get32(hdr + 6) * 1024U,
+			  (const char *)sbx_secret_data(pass), sbx_secret_len(pass), hdr + SALT_OFF,
+			  get32(hdr + 2), (size_t)get32(hdr + 6) * 1024U,
 			  crypto_pwhash_ALG_ARGON2ID13) < 0)
 		return -ENOMEM; /* libsodium fails here only when it cannot get the memory */
 	*ret = TAKE_PTR(k);
 	return 0;
 }
 
-int sbx_backup_write(const struct sbx_keyring *kr, const struct sbx_secret *pass,
-		     uint32_t opslimit, size_t memlimit, char **ret_text)
+int sbx_backup_write(const struct sbx_keyring *kr, const struct sbx_secret *pass, uint32_t opslimit,
+		     size_t memlimit, char **ret_text)
 {
 	_cleanup_(sbx_secret_freep) struct sbx_secret *text = NULL;
 	_cleanup_(sbx_secret_freep) struct sbx_secret *key = NULL;
@@ -136,7 +136,8 @@ int sbx_backup_read(const char *text, const struct sbx_secret *pass, struct sbx_
 	    bin[0] != VERSION || bin[1] != crypto_pwhash_ALG_ARGON2ID13)
 		return sbx_keyring_fail(reterr, errlen, -EBADMSG, "malformed backup file");
 	if (!costs_ok(get32(bin + 2), (size_t)get32(bin + 6) * 1024U))
-		return sbx_keyring_fail(reterr, errlen, -ERANGE, "backup asks for Argon2id costs beyond our bounds");
+		return sbx_keyring_fail(reterr, errlen, -ERANGE,
+					"backup asks for Argon2id costs beyond our bounds");
 	r = derive(pass, bin, &key);
 	if (r < 0)
 		return r;

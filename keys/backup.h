@@ -15,18 +15,18 @@
 #include "keys/keyring.h"
 #include "keys/secret.h"
 
-#define SBX_BACKUP_PREFIX   "sbxbak1:"
+#define SBX_BACKUP_PREFIX "sbxbak1:"
 /* Defaults for `sbxctl keys backup`: libsodium's MODERATE (3 passes, 256 MiB). */
 #define SBX_BACKUP_OPSLIMIT 3U
 #define SBX_BACKUP_MEMLIMIT (256U * 1024U * 1024U)
 /* A backup asking for more than this is refused rather than tried (a file is input). */
-#define SBX_BACKUP_OPS_MAX  16U
-#define SBX_BACKUP_MEM_MAX  (1024U * 1024U * 1024U)
+#define SBX_BACKUP_OPS_MAX 16U
+#define SBX_BACKUP_MEM_MAX (1024U * 1024U * 1024U)
 
 /* Encrypts kr under pass with the given Argon2id cost. *ret_text is the malloc'd file
  * content ending in "\n". -ERANGE for costs outside libsodium's or our bounds, -ENOMEM. */
-int sbx_backup_write(const struct sbx_keyring *kr, const struct sbx_secret *pass,
-		     uint32_t opslimit, size_t memlimit, char **ret_text);
+int sbx_backup_write(const struct sbx_keyring *kr, const struct sbx_secret *pass, uint32_t opslimit,
+		     size_t memlimit, char **ret_text);
 /* Decrypts a backup and parses and validates the keyring in it. -EBADMSG (not a backup,
  * or it holds a broken keyring: reterr says what), -EKEYREJECTED (wrong passphrase, or a
  * damaged file: AEAD cannot tell them apart), -ERANGE (cost beyond our bounds), -ENOMEM. */

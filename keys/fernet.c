@@ -11,12 +11,12 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include <sodium.h>
 
 #include "keys/internal.h"
@@ -24,21 +24,21 @@
 #define VERSION_BYTE 0x80
 #define HDR_BYTES    25U /* version(1) | timestamp(8) | IV(16) */
 #define MAC_BYTES    32U
-#define BLOCK        16U
+#define BLOCK	     16U
 #define MAX_SKEW     60
 #define TOKEN_MAX    (4U * SBX_SEALED_PLAINTEXT_MAX)
 
 static const char *const names[_SBX_FERNET_MAX] = {
-	[SBX_FERNET_OK] = "ok",
-	[SBX_FERNET_BAD_BASE64] = "bad_base64",
-	[SBX_FERNET_MALFORMED] = "malformed",
-	[SBX_FERNET_BAD_VERSION] = "bad_version",
-	[SBX_FERNET_BAD_HMAC] = "bad_hmac",
-	[SBX_FERNET_BAD_PADDING] = "bad_padding",
-	[SBX_FERNET_EXPIRED] = "expired",
-	[SBX_FERNET_BAD_JSON] = "bad_json",
-	[SBX_FERNET_BAD_NAME] = "bad_name",
-	[SBX_FERNET_BAD_CONTEXT] = "bad_context",
+    [SBX_FERNET_OK] = "ok",
+    [SBX_FERNET_BAD_BASE64] = "bad_base64",
+    [SBX_FERNET_MALFORMED] = "malformed",
+    [SBX_FERNET_BAD_VERSION] = "bad_version",
+    [SBX_FERNET_BAD_HMAC] = "bad_hmac",
+    [SBX_FERNET_BAD_PADDING] = "bad_padding",
+    [SBX_FERNET_EXPIRED] = "expired",
+    [SBX_FERNET_BAD_JSON] = "bad_json",
+    [SBX_FERNET_BAD_NAME] = "bad_name",
+    [SBX_FERNET_BAD_CONTEXT] = "bad_context",
 };
 
 const char *sbx_fernet_error_name(enum sbx_fernet_error e)
@@ -91,9 +91,8 @@ static int fault(enum sbx_fernet_error e, enum sbx_fernet_error *reterr)
 }
 
 /* AES-128-CBC with PKCS#7 into out (at least ctlen bytes). */
-static int cbc_decrypt(const unsigned char *key, const unsigned char *iv,
-		       const unsigned char *ct, size_t ctlen, unsigned char *out,
-		       size_t *ret_len)
+static int cbc_decrypt(const unsigned char *key, const unsigned char *iv, const unsigned char *ct,
+		       size_t ctlen, unsigned char *out, size_t *ret_len)
 {
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int a = 0, b = 0, ok;
@@ -110,9 +109,8 @@ static int cbc_decrypt(const unsigned char *key, const unsigned char *iv,
 	return 0;
 }
 
-int sbx_fernet_decrypt(const struct sbx_secret *key, const char *token, size_t len,
-		       int64_t now, int64_t ttl, struct sbx_secret **ret,
-		       enum sbx_fernet_error *reterr)
+int sbx_fernet_decrypt(const struct sbx_secret *key, const char *token, size_t len, int64_t now,
+		       int64_t ttl, struct sbx_secret **ret, enum sbx_fernet_error *reterr)
 {
 	_cleanup_(sbx_secret_freep) struct sbx_secret *pt = NULL;
 	_cleanup_free_ unsigned char *bin = NULL;
@@ -140,8 +138,7 @@ int sbx_fernet_decrypt(const struct sbx_secret *key, const char *token, size_t l
 	if (n < HDR_BYTES + BLOCK + MAC_BYTES || (n - HDR_BYTES - MAC_BYTES) % BLOCK != 0)
 		return fault(SBX_FERNET_MALFORMED, reterr);
 	ctlen = n - HDR_BYTES - MAC_BYTES;
-	if (!HMAC(EVP_sha256(), k, 16, bin, n - MAC_BYTES, mac, &maclen) ||
-	    maclen != MAC_BYTES)
+	if (!HMAC(EVP_sha256(), k, 16, bin, n - MAC_BYTES, mac, &maclen) || maclen != MAC_BYTES)
 		return -EIO;
 	if (CRYPTO_memcmp(mac, bin + n - MAC_BYTES, MAC_BYTES) != 0)
 		return fault(SBX_FERNET_BAD_HMAC, reterr);
@@ -164,9 +161,8 @@ int sbx_fernet_decrypt(const struct sbx_secret *key, const char *token, size_t l
 	return 0;
 }
 
-int sbx_fernet_reseal(const struct sbx_secret *key, const struct sbx_keyring *kr,
-		      const char *token, const char *context, char **ret_blob,
-		      enum sbx_fernet_error *reterr)
+int sbx_fernet_reseal(const struct sbx_secret *key, const struct sbx_keyring *kr, const char *token,
+		      const char *context, char **ret_blob, enum sbx_fernet_error *reterr)
 {
 	_cleanup_(sbx_secret_freep) struct sbx_secret *pt = NULL;
 	_cleanup_(sbx_secret_set_freep) struct sbx_secret_set *set = NULL;

@@ -17,14 +17,14 @@
 /* Why a token failed; each has a stable name for import reports. */
 enum sbx_fernet_error {
 	SBX_FERNET_OK,
-	SBX_FERNET_BAD_BASE64,  /* "bad_base64" */
-	SBX_FERNET_MALFORMED,   /* "malformed": too short, not whole blocks */
+	SBX_FERNET_BAD_BASE64,	/* "bad_base64" */
+	SBX_FERNET_MALFORMED,	/* "malformed": too short, not whole blocks */
 	SBX_FERNET_BAD_VERSION, /* "bad_version" */
-	SBX_FERNET_BAD_HMAC,    /* "bad_hmac" */
+	SBX_FERNET_BAD_HMAC,	/* "bad_hmac" */
 	SBX_FERNET_BAD_PADDING, /* "bad_padding" */
-	SBX_FERNET_EXPIRED,     /* "expired": ttl given and exceeded, or from the future */
-	SBX_FERNET_BAD_JSON,    /* "bad_json": not an object of strings */
-	SBX_FERNET_BAD_NAME,    /* "bad_name": a name that cannot be a secret name */
+	SBX_FERNET_EXPIRED,	/* "expired": ttl given and exceeded, or from the future */
+	SBX_FERNET_BAD_JSON,	/* "bad_json": not an object of strings */
+	SBX_FERNET_BAD_NAME,	/* "bad_name": a name that cannot be a secret name */
 	SBX_FERNET_BAD_CONTEXT, /* "bad_context": the import line's context is not valid */
 	_SBX_FERNET_MAX,
 };
@@ -38,14 +38,12 @@ int sbx_fernet_key_read_fd(int fd, struct sbx_secret **ret);
  * ttl > 0 the timestamp must lie within [now - ttl, now + 60] (the spec's skew); ttl 0
  * skips time checks, as a migration of stored data must. On success *ret holds the
  * plaintext in locked memory. Returns 0, -ENOMEM, or -EBADMSG with *reterr set. */
-int sbx_fernet_decrypt(const struct sbx_secret *key, const char *token, size_t len,
-		       int64_t now, int64_t ttl, struct sbx_secret **ret,
-		       enum sbx_fernet_error *reterr);
+int sbx_fernet_decrypt(const struct sbx_secret *key, const char *token, size_t len, int64_t now,
+		       int64_t ttl, struct sbx_secret **ret, enum sbx_fernet_error *reterr);
 
 /* The migration of one token: decrypts it, reads its plaintext as a JSON object of
  * name -> string (names normalised, reserved names refused) and seals that under kr's
  * primary key for context. *ret_blob is malloc'd. -EBADMSG with *reterr on a bad token,
  * other -errno for system faults. */
-int sbx_fernet_reseal(const struct sbx_secret *key, const struct sbx_keyring *kr,
-		      const char *token, const char *context, char **ret_blob,
-		      enum sbx_fernet_error *reterr);
+int sbx_fernet_reseal(const struct sbx_secret *key, const struct sbx_keyring *kr, const char *token,
+		      const char *context, char **ret_blob, enum sbx_fernet_error *reterr);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * keys/ internals: raw access to secret bytes and the locked JSON arena. Included only by
- * the keys/ sources (and the fuzz targets), never by cli/ or supervisor/, so secret bytes stay behind
- * the opaque handles of keys/secret.h.
+ * the keys/ sources (and the fuzz targets), never by cli/ or supervisor/, so secret bytes stay
+ * behind the opaque handles of keys/secret.h.
  */
 #pragma once
 
@@ -47,9 +47,9 @@ void sbx_secret_set_len(struct sbx_secret *s, size_t len);
 struct sbx_keyring {
 	uint32_t next_id;
 	size_t n;
-	struct sbx_key_info *keys;    /* ascending ids */
-	struct sbx_secret *material;  /* n * 32 bytes, keys[i] at i * 32; zero when destroyed */
-	struct sbx_secret *audit;     /* 32 bytes */
+	struct sbx_key_info *keys;   /* ascending ids */
+	struct sbx_secret *material; /* n * 32 bytes, keys[i] at i * 32; zero when destroyed */
+	struct sbx_secret *audit;    /* 32 bytes */
 	uint64_t audit_created;
 };
 extern const char *const sbx_keyring_state_names[_SBX_KEY_STATE_MAX];

@@ -4,8 +4,6 @@
  * (temporary, fsync, rename, fsync of the directory; mode 0600 from creation on) and the
  * admin lock. The text is built and read in locked memory only; see keyring.c for the rules.
  */
-#include "keys/keyring.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include <sys/file.h>
 #include <sys/stat.h>
 
@@ -22,6 +21,7 @@
 
 #include "common/fd-util.h"
 #include "keys/internal.h"
+#include "keys/keyring.h"
 
 /* ---- files ------------------------------------------------------------------------- */
 
@@ -44,13 +44,15 @@ int sbx_keyring_load(const char *path, unsigned flags, struct sbx_keyring **ret,
 	if (!S_ISREG(st.st_mode))
 		return sbx_keyring_fail(reterr, errlen, -EBADMSG, "not a regular file");
 	if (st.st_uid != 0 && !((flags & SBX_KEYRING_OWNER_SELF) && st.st_uid == geteuid()))
-		return sbx_keyring_fail(reterr, errlen, -EPERM, "owned by uid %u, not root", (unsigned)st.st_uid);
+		return sbx_keyring_fail(reterr, errlen, -EPERM, "owned by uid %u, not root",
+					(unsigned)st.st_uid);
 	if (st.st_mode & 077)
 		return sbx_keyring_fail(reterr, errlen, -EPERM,
-			    "mode %04o gives group/other access (want 0600)",
-			    (unsigned)(st.st_mode & 07777));
+					"mode %04o gives group/other access (want 0600)",
+					(unsigned)(st.st_mode & 07777));
 	if (st.st_size > (off_t)SBX_KEYRING_MAX_SIZE)
-		return sbx_keyring_fail(reterr, errlen, -EFBIG, "larger than %u bytes", SBX_KEYRING_MAX_SIZE);
+		return sbx_keyring_fail(reterr, errlen, -EFBIG, "larger than %u bytes",
+					SBX_KEYRING_MAX_SIZE);
 	r = sbx_secret_read_fd(fd, SBX_KEYRING_MAX_SIZE, &text);
 	if (r < 0)
 		return sbx_keyring_fail(reterr, errlen, r, "cannot read: %s", strerror(-r));
@@ -97,8 +99,8 @@ int sbx_keyring_serialize(const struct sbx_keyring *kr, struct sbx_secret **ret)
 		return r;
 	sbx_secret_set_len(s, 0);
 	sbx_keyring_fingerprint(sbx_secret_data(kr->audit), fp);
-	ok = put(s, cap, SBX_KEYRING_MAGIC "\nnext-id %" PRIu32 "\naudit %" PRIu64 " %s ", kr->next_id,
-		 kr->audit_created, fp) &&
+	ok = put(s, cap, SBX_KEYRING_MAGIC "\nnext-id %" PRIu32 "\naudit %" PRIu64 " %s ",
+		 kr->next_id, kr->audit_created, fp) &&
 	     put_key(s, cap, sbx_secret_data(kr->audit));
 	for (size_t i = 0; ok && i < kr->n; i++) {
 		const struct sbx_key_info *k = &kr->keys[i];
@@ -176,4 +178,3 @@ int sbx_keyring_lock(const char *path)
 	}
 	return fd;
 }
-

@@ -12,8 +12,8 @@
 #include "keys/keyring.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <sys/file.h>
 #include <sys/stat.h>
 
@@ -30,15 +31,14 @@
 #include "common/fd-util.h"
 #include "keys/internal.h"
 
-#define FP_MSG  "sbx key fingerprint v1"
-#define ST_CTX  "sbx keyring self-test"
-
+#define FP_MSG "sbx key fingerprint v1"
+#define ST_CTX "sbx keyring self-test"
 
 const char *const sbx_keyring_state_names[_SBX_KEY_STATE_MAX] = {
-	[SBX_KEY_PRIMARY] = "primary",
-	[SBX_KEY_ACTIVE] = "active",
-	[SBX_KEY_RETIRED] = "retired",
-	[SBX_KEY_DESTROYED] = "destroyed",
+    [SBX_KEY_PRIMARY] = "primary",
+    [SBX_KEY_ACTIVE] = "active",
+    [SBX_KEY_RETIRED] = "retired",
+    [SBX_KEY_DESTROYED] = "destroyed",
 };
 
 const char *sbx_key_state_name(enum sbx_key_state s)
@@ -129,8 +129,8 @@ int sbx_keyring_new(struct sbx_keyring **ret)
 		return r;
 	randombytes_buf(sbx_keyring_key_bytes(kr, 0), SBX_KEY_BYTES);
 	randombytes_buf(sbx_secret_data(kr->audit), SBX_KEY_BYTES);
-	kr->keys[0] = (struct sbx_key_info){.id = 1, .state = SBX_KEY_PRIMARY,
-					    .created = now, .changed = now};
+	kr->keys[0] = (struct sbx_key_info){
+	    .id = 1, .state = SBX_KEY_PRIMARY, .created = now, .changed = now};
 	sbx_keyring_fingerprint(sbx_keyring_key_bytes(kr, 0), kr->keys[0].fingerprint);
 	kr->audit_created = now;
 	kr->next_id = 2;
@@ -280,9 +280,11 @@ int sbx_keyring_parse(const struct sbx_secret *text, struct sbx_keyring **ret, c
 	int r;
 
 	if (memchr(pos, '\0', sbx_secret_len(text)) || memchr(pos, '\r', sbx_secret_len(text)))
-		return sbx_keyring_fail(reterr, errlen, -EBADMSG, "not a keyring (NUL or CR bytes)");
+		return sbx_keyring_fail(reterr, errlen, -EBADMSG,
+					"not a keyring (NUL or CR bytes)");
 	if (!next_line(&pos, end, &c) || !word_is(c.p, (size_t)(c.end - c.p), SBX_KEYRING_MAGIC))
-		return sbx_keyring_fail(reterr, errlen, -EBADMSG, "line 1: not a keyring (want '%s')", SBX_KEYRING_MAGIC);
+		return sbx_keyring_fail(reterr, errlen, -EBADMSG,
+					"line 1: not a keyring (want '%s')", SBX_KEYRING_MAGIC);
 	/* Count key lines first, so the locked material is allocated once. */
 	for (const char *q = pos; q < end; q++)
 		if (*q == '\n')
@@ -308,14 +310,17 @@ int sbx_keyring_parse(const struct sbx_secret *text, struct sbx_keyring **ret, c
 		char fp[SBX_KEY_FP_HEX + 1];
 		why = parse_key_tail(&c, false, sbx_secret_data(kr->audit), fp);
 		if (why)
-			return sbx_keyring_fail(reterr, errlen, -EBADMSG, "line 3: audit key: %s", why);
+			return sbx_keyring_fail(reterr, errlen, -EBADMSG, "line 3: audit key: %s",
+						why);
 	}
 	for (size_t i = 0; i < kr->n; i++) {
 		if (!next_line(&pos, end, &c))
-			return sbx_keyring_fail(reterr, errlen, -EBADMSG, "line %zu: truncated", i + 4);
+			return sbx_keyring_fail(reterr, errlen, -EBADMSG, "line %zu: truncated",
+						i + 4);
 		why = parse_key_line(&c, kr, i);
 		if (why)
-			return sbx_keyring_fail(reterr, errlen, -EBADMSG, "line %zu: %s", i + 4, why);
+			return sbx_keyring_fail(reterr, errlen, -EBADMSG, "line %zu: %s", i + 4,
+						why);
 	}
 	r = sbx_keyring_validate(kr, reterr, errlen);
 	if (r < 0)
@@ -329,7 +334,7 @@ static bool self_test(const unsigned char *key)
 {
 	unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
 	unsigned char msg[32], ct[sizeof(msg) + crypto_aead_xchacha20poly1305_ietf_ABYTES],
-		back[sizeof(msg)];
+	    back[sizeof(msg)];
 	unsigned long long ctlen = 0, backlen = 0;
 	bool ok;
 
@@ -362,11 +367,12 @@ int sbx_keyring_validate(const struct sbx_keyring *kr, char *reterr, size_t errl
 	for (size_t i = 0; i < kr->n; i++) {
 		const struct sbx_key_info *k = &kr->keys[i];
 		if (k->id == 0 || (i > 0 && k->id <= kr->keys[i - 1].id))
-			return sbx_keyring_fail(reterr, errlen, -EBADMSG, "key ids not unique and ascending");
+			return sbx_keyring_fail(reterr, errlen, -EBADMSG,
+						"key ids not unique and ascending");
 		if (k->id >= kr->next_id)
 			return sbx_keyring_fail(reterr, errlen, -EBADMSG,
-				    "key %" PRIu32 " is not below next-id %" PRIu32, k->id,
-				    kr->next_id);
+						"key %" PRIu32 " is not below next-id %" PRIu32,
+						k->id, kr->next_id);
 		if (k->state == SBX_KEY_PRIMARY)
 			primaries++;
 		if (k->state == SBX_KEY_DESTROYED)
@@ -374,14 +380,15 @@ int sbx_keyring_validate(const struct sbx_keyring *kr, char *reterr, size_t errl
 		sbx_keyring_fingerprint(sbx_keyring_key_bytes(kr, i), fp);
 		if (sodium_memcmp(fp, k->fingerprint, SBX_KEY_FP_HEX) != 0)
 			return sbx_keyring_fail(reterr, errlen, -EBADMSG,
-				    "key %" PRIu32 ": fingerprint does not match", k->id);
+						"key %" PRIu32 ": fingerprint does not match",
+						k->id);
 		if (!self_test(sbx_keyring_key_bytes(kr, i)))
-			return sbx_keyring_fail(reterr, errlen, -EBADMSG, "key %" PRIu32 ": self-test failed",
-				    k->id);
+			return sbx_keyring_fail(reterr, errlen, -EBADMSG,
+						"key %" PRIu32 ": self-test failed", k->id);
 	}
 	if (primaries != 1)
-		return sbx_keyring_fail(reterr, errlen, -EBADMSG, "%zu primary keys (want exactly one)",
-			    primaries);
+		return sbx_keyring_fail(reterr, errlen, -EBADMSG,
+					"%zu primary keys (want exactly one)", primaries);
 	if (!self_test(sbx_secret_data(kr->audit)))
 		return sbx_keyring_fail(reterr, errlen, -EBADMSG, "audit key: self-test failed");
 	return 0;
@@ -422,8 +429,8 @@ int sbx_keyring_rotate(struct sbx_keyring *kr, uint32_t *ret_id)
 			keys[i].state = SBX_KEY_ACTIVE;
 			keys[i].changed = now;
 		}
-	keys[kr->n] = (struct sbx_key_info){.id = kr->next_id, .state = SBX_KEY_PRIMARY,
-					    .created = now, .changed = now};
+	keys[kr->n] = (struct sbx_key_info){
+	    .id = kr->next_id, .state = SBX_KEY_PRIMARY, .created = now, .changed = now};
 	sbx_keyring_fingerprint(sbx_keyring_key_bytes(kr, kr->n), keys[kr->n].fingerprint);
 	kr->n++;
 	if (ret_id)
@@ -535,6 +542,7 @@ int sbx_keyring_key(const struct sbx_keyring *kr, uint32_t id, const unsigned ch
 	if (i < 0)
 		return (int)i;
 	*ret_state = (int)kr->keys[i].state;
-	*ret_key = kr->keys[i].state == SBX_KEY_DESTROYED ? NULL : sbx_keyring_key_bytes(kr, (size_t)i);
+	*ret_key =
+	    kr->keys[i].state == SBX_KEY_DESTROYED ? NULL : sbx_keyring_key_bytes(kr, (size_t)i);
 	return 0;
 }

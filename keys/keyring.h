@@ -14,18 +14,18 @@
 #include "keys/secret.h"
 
 #ifndef SBX_SYSCONFDIR
-#  define SBX_SYSCONFDIR "/etc"
+#	define SBX_SYSCONFDIR "/etc"
 #endif
 #define SBX_KEYRING_DEFAULT_PATH SBX_SYSCONFDIR "/sbx/keyring"
-#define SBX_KEY_BYTES            32U
-#define SBX_KEY_FP_HEX           16U  /* fingerprint: 8 bytes of keyed BLAKE2b, in hex */
-#define SBX_KEYRING_MAX_KEYS     4096U
-#define SBX_KEYRING_MAX_SIZE     (1U << 20)
-#define SBX_KEYRING_ERR_MAX      256U /* a reterr buffer of this size always suffices */
+#define SBX_KEY_BYTES		 32U
+#define SBX_KEY_FP_HEX		 16U /* fingerprint: 8 bytes of keyed BLAKE2b, in hex */
+#define SBX_KEYRING_MAX_KEYS	 4096U
+#define SBX_KEYRING_MAX_SIZE	 (1U << 20)
+#define SBX_KEYRING_ERR_MAX	 256U /* a reterr buffer of this size always suffices */
 
 enum sbx_key_state {
 	SBX_KEY_PRIMARY,   /* seals and opens; exactly one */
-	SBX_KEY_ACTIVE,    /* opens only */
+	SBX_KEY_ACTIVE,	   /* opens only */
 	SBX_KEY_RETIRED,   /* opens nothing (key_retired); reversible */
 	SBX_KEY_DESTROYED, /* bytes wiped; a tombstone of id, fingerprint and dates */
 	_SBX_KEY_STATE_MAX,

@@ -22,7 +22,7 @@ struct pattern {
 
 struct sbx_redactor {
 	struct sbx_secret *values; /* all values back to back */
-	struct pattern *p;         /* longest first */
+	struct pattern *p;	   /* longest first */
 	size_t n;
 	size_t maxlen;
 	struct sbx_secret *held; /* maxlen bytes of capacity */
@@ -135,7 +135,8 @@ int sbx_redact_feed(struct sbx_redactor *r, const void *in_, size_t len, bool eo
 				if (total - i >= p->len) {
 					matched = equal_at(r, in, i, p, p->len);
 					if (matched) {
-						int m = snprintf(tag, sizeof(tag), "[REDACTED:%s]", p->name);
+						int m = snprintf(tag, sizeof(tag), "[REDACTED:%s]",
+								 p->name);
 						if (append(out, out_len, &cap, tag, (size_t)m) < 0)
 							goto oom;
 						i += p->len;

@@ -53,21 +53,82 @@ enum sbx_error sbx_sealed_error(int r)
 /* Names a payload's environment must not take from a secret: they change how the loader,
  * the shell, language runtimes or TLS behave, or belong to sbx itself. */
 static const char *const reserved[] = {
-	"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "TERM", "TMPDIR", "TMP",
-	"TEMP", "HOSTNAME", "IFS", "ENV", "BASH_ENV", "PS1", "PS2", "PS4", "PROMPT_COMMAND",
-	"SHELLOPTS", "BASHOPTS", "CDPATH", "LANG", "LANGUAGE", "TZ", "TZDIR", "GLIBC_TUNABLES",
-	"GCONV_PATH", "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN",
-	"NODE_OPTIONS", "NODE_PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP",
-	"PYTHONINSPECT", "PYTHONUSERBASE", "PERL5LIB", "PERL5OPT", "PERLLIB", "RUBYOPT",
-	"RUBYLIB", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH", "SSL_CERT_FILE",
-	"SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY",
-	"ALL_PROXY", "NO_PROXY", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EXEC_PATH", "GIT_DIR",
-	"GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "EDITOR", "VISUAL", "PAGER", "MAIL",
-	"DISPLAY", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "NOTIFY_SOCKET", "LISTEN_FDS",
-	"LISTEN_PID", "CREDENTIALS_DIRECTORY", "JOURNAL_STREAM",
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "PWD",
+    "OLDPWD",
+    "TERM",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "HOSTNAME",
+    "IFS",
+    "ENV",
+    "BASH_ENV",
+    "PS1",
+    "PS2",
+    "PS4",
+    "PROMPT_COMMAND",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "CDPATH",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TZDIR",
+    "GLIBC_TUNABLES",
+    "GCONV_PATH",
+    "LOCPATH",
+    "NLSPATH",
+    "HOSTALIASES",
+    "RES_OPTIONS",
+    "LOCALDOMAIN",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "PYTHONINSPECT",
+    "PYTHONUSERBASE",
+    "PERL5LIB",
+    "PERL5OPT",
+    "PERLLIB",
+    "RUBYOPT",
+    "RUBYLIB",
+    "JAVA_TOOL_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "CLASSPATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CURL_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_EXEC_PATH",
+    "GIT_DIR",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+    "MAIL",
+    "DISPLAY",
+    "XAUTHORITY",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "NOTIFY_SOCKET",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "CREDENTIALS_DIRECTORY",
+    "JOURNAL_STREAM",
 };
-static const char *const reserved_prefixes[] = {"LD_", "DYLD_", "MALLOC_", "LC_", "SBX_",
-						 "XDG_"};
+static const char *const reserved_prefixes[] = {"LD_", "DYLD_", "MALLOC_", "LC_", "SBX_", "XDG_"};
 
 static bool name_reserved(const char *n)
 {
@@ -317,8 +378,8 @@ int sbx_sealed_seal(const struct sbx_keyring *kr, const struct sbx_secret_set *s
 	if (r < 0)
 		return r;
 	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-		    bin + SBX_SEALED_HEADER_BYTES + NONCE_BYTES, &ctlen, sbx_secret_data(pt),
-		    padded, ad, adlen, NULL, bin + SBX_SEALED_HEADER_BYTES, key) < 0)
+		bin + SBX_SEALED_HEADER_BYTES + NONCE_BYTES, &ctlen, sbx_secret_data(pt), padded,
+		ad, adlen, NULL, bin + SBX_SEALED_HEADER_BYTES, key) < 0)
 		return -EIO;
 	tlen = strlen(SBX_SEALED_PREFIX) + sbx_b64_encoded_len(binlen);
 	text = malloc(tlen);
@@ -402,9 +463,9 @@ int sbx_sealed_open(const struct sbx_keyring *kr, const char *blob, const char *
 	if (r < 0)
 		return r;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    sbx_secret_data(pt), &ptlen, NULL, bin + SBX_SEALED_HEADER_BYTES + NONCE_BYTES,
-		    len - SBX_SEALED_HEADER_BYTES - NONCE_BYTES, ad, adlen,
-		    bin + SBX_SEALED_HEADER_BYTES, key) < 0)
+		sbx_secret_data(pt), &ptlen, NULL, bin + SBX_SEALED_HEADER_BYTES + NONCE_BYTES,
+		len - SBX_SEALED_HEADER_BYTES - NONCE_BYTES, ad, adlen,
+		bin + SBX_SEALED_HEADER_BYTES, key) < 0)
 		return -EKEYREJECTED;
 	/* Authenticated from here on: a fault now is ours or the sealer's, never a forger's. */
 	if (sodium_unpad(&unpadded, sbx_secret_data(pt), (size_t)ptlen, PAD_BLOCK) < 0)
@@ -472,7 +533,8 @@ int sbx_sealed_parse_plaintext(const unsigned char *json, size_t len, bool norma
 	/* jansson quotes the input near a syntax error: that may be a secret. */
 	sbx_erase(&err, sizeof(err));
 	r = root && json_is_object(root) ? 0 : -EBADMSG;
-	json_object_foreach(r < 0 ? NULL : root, k, v) {
+	json_object_foreach(r < 0 ? NULL : root, k, v)
+	{
 		char name[SBX_SECRET_NAME_MAX + 1];
 		if (!json_is_string(v)) {
 			r = -EBADMSG;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+
 #include <sys/mman.h>
 
 #include <jansson.h>
@@ -136,7 +137,8 @@ static int secret_alloc(size_t len, bool wipe_on_fork, struct sbx_secret **ret)
 	}
 	if (page > 0) {
 		uintptr_t lo = (uintptr_t)s & ~((uintptr_t)page - 1);
-		uintptr_t hi = ((uintptr_t)s + alloc + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+		uintptr_t hi =
+		    ((uintptr_t)s + alloc + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
 		(void)madvise((void *)lo, hi - lo, MADV_DONTDUMP);
 		/* A cloned child must not inherit keys or another task's plaintext. */
 		if (wipe_on_fork && madvise((void *)lo, hi - lo, MADV_WIPEONFORK) < 0) {
@@ -445,8 +447,7 @@ struct sbx_secret_set *sbx_secret_set_free(struct sbx_secret_set *set)
 	return NULL;
 }
 
-int sbx_secret_set_add(struct sbx_secret_set *set, const char *name, const void *value,
-		       size_t len)
+int sbx_secret_set_add(struct sbx_secret_set *set, const char *name, const void *value, size_t len)
 {
 	size_t nlen = strlen(name), need;
 	char **names;

@@ -65,9 +65,9 @@ struct sbx_erase_ref {
 void sbx_erasep(const struct sbx_erase_ref *r);
 #define SBX_CONCAT_(a, b) a##b
 #define SBX_CONCAT(a, b)  SBX_CONCAT_(a, b)
-#define SBX_ERASE_ON_RETURN(buf)                                                                   \
-	_cleanup_(sbx_erasep) const struct sbx_erase_ref SBX_CONCAT(erase_, __COUNTER__) = {      \
-		(buf), sizeof(buf)}
+#define SBX_ERASE_ON_RETURN(buf)                                                             \
+	_cleanup_(sbx_erasep) const struct sbx_erase_ref SBX_CONCAT(erase_, __COUNTER__) = { \
+	    (buf), sizeof(buf)}
 
 /* An empty set of environment secrets. */
 int sbx_secret_set_new(struct sbx_secret_set **ret);
@@ -80,8 +80,7 @@ static inline void sbx_secret_set_freep(struct sbx_secret_set **set)
  * len bytes without NUL. -EEXIST for a repeated name, -EINVAL for a NUL in value or a bad
  * name, -E2BIG beyond SBX_SECRET_SET_MAX entries or SBX_SECRET_VALUE_MAX bytes. The set is
  * unchanged on failure. */
-int sbx_secret_set_add(struct sbx_secret_set *set, const char *name, const void *value,
-		       size_t len);
+int sbx_secret_set_add(struct sbx_secret_set *set, const char *name, const void *value, size_t len);
 size_t sbx_secret_set_count(const struct sbx_secret_set *set);
 /* The i-th name (ordinary memory: names are not secret). NULL when out of range. */
 const char *sbx_secret_set_name(const struct sbx_secret_set *set, size_t i);

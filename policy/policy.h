@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <sys/types.h>
 
 /* One problem in a file, with its position (1-based; 0 when unknown). */
@@ -63,8 +64,8 @@ enum sbx_rlimit_kind {
 #define SBX_LIMIT_UNSET UINT64_MAX
 
 struct sbx_policy {
-	char *name;        /* file name without .json, or the embedded name */
-	char *path;        /* where it was loaded from ("<embedded>/default.json") */
+	char *name;	   /* file name without .json, or the embedded name */
+	char *path;	   /* where it was loaded from ("<embedded>/default.json") */
 	char *description; /* may be NULL */
 
 	struct sbx_bind *binds;
@@ -76,10 +77,10 @@ struct sbx_policy {
 	char **net_allow; /* "host:port" entries for SBX_NET_PROXY */
 	size_t n_net_allow;
 
-	char *seccomp;       /* profile name ("default") or absolute path */
+	char *seccomp;	     /* profile name ("default") or absolute path */
 	bool user_namespace; /* also a new user namespace */
-	char *hostname;      /* default "sbx" */
-	char *cwd;           /* payload's working directory, default "/" */
+	char *hostname;	     /* default "sbx" */
+	char *cwd;	     /* payload's working directory, default "/" */
 
 	uint64_t rlimits[_SBX_RLIMIT_MAX]; /* SBX_LIMIT_UNSET: inherit */
 
@@ -101,7 +102,7 @@ struct sbx_policy {
 	size_t n_groups;
 
 	uint64_t output_max; /* bytes per stream per task; 0: no cap */
-	bool redact;         /* default true */
+	bool redact;	     /* default true */
 };
 
 /* Parses and validates one policy file. name: the policy name (NULL: from the file name).

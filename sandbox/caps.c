@@ -7,11 +7,12 @@
  * clone3 of a multithreaded supervisor are not ours) and raw capset/capget.
  */
 #include <errno.h>
+#include <unistd.h>
+
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 
 #include <sys/capability.h>
 

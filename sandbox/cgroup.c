@@ -22,9 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/stat.h>
 
 #include "common/fd-util.h"
 #include "common/macro.h"
@@ -32,21 +33,26 @@
 
 #define SBX_CGROUP_V2_PARENT "/sbx"
 
-enum ctl { CTL_MEMORY, CTL_PIDS, CTL_CPU, _CTL_MAX };
+enum ctl {
+	CTL_MEMORY,
+	CTL_PIDS,
+	CTL_CPU,
+	_CTL_MAX
+};
 static const char *const ctl_names[_CTL_MAX] = {"memory", "pids", "cpu"};
 
 /* Where each controller lives on this host. */
 static struct {
 	bool done;
 	int err;
-	char v2_mount[PATH_MAX];     /* "" when no cgroup2 mount */
-	bool on_v2[_CTL_MAX];        /* controller available in the unified root */
+	char v2_mount[PATH_MAX];	  /* "" when no cgroup2 mount */
+	bool on_v2[_CTL_MAX];		  /* controller available in the unified root */
 	char v1_base[_CTL_MAX][PATH_MAX]; /* "<mount><own path>/sbx"; "" when absent */
 } host;
 
 struct sbx_cgroup {
 	char v2[PATH_MAX]; /* "" when unused */
-	int v2fd;          /* for clone3(CLONE_INTO_CGROUP); -1 when unused */
+	int v2fd;	   /* for clone3(CLONE_INTO_CGROUP); -1 when unused */
 	char v1[_CTL_MAX][PATH_MAX];
 };
 
@@ -195,7 +201,8 @@ static int set_limits(struct sbx_cgroup *cg, const struct sbx_policy *p, const b
 		(void)fmt(buf, sizeof(buf), "%llu", (unsigned long long)p->memory_max);
 		if (v2[CTL_MEMORY]) {
 			r = write_at(dir, "memory.max", buf);
-			(void)write_at(dir, "memory.swap.max", "0"); /* absent without swap accounting */
+			(void)write_at(dir, "memory.swap.max",
+				       "0"); /* absent without swap accounting */
 		} else {
 			r = write_at(dir, "memory.limit_in_bytes", buf);
 			(void)write_at(dir, "memory.memsw.limit_in_bytes", buf);
@@ -243,8 +250,8 @@ int sbx_cgroup_create(const char *task_id, const struct sbx_policy *p, struct sb
 		v2[c] = want[c] && host.on_v2[c];
 		if (want[c] && !v2[c] && !host.v1_base[c][0]) {
 			(void)fmt(reterr->detail, sizeof(reterr->detail),
-				       "no cgroup controller '%s' on this host (neither v2 nor v1)",
-				       ctl_names[c]);
+				  "no cgroup controller '%s' on this host (neither v2 nor v1)",
+				  ctl_names[c]);
 			free(cg);
 			return -EOPNOTSUPP;
 		}
@@ -254,8 +261,8 @@ int sbx_cgroup_create(const char *task_id, const struct sbx_policy *p, struct sb
 		r = v2_prepare(v2);
 		if (r < 0) {
 			(void)fmt(reterr->detail, sizeof(reterr->detail),
-				       "enabling controllers in '%s%s'", host.v2_mount,
-				       SBX_CGROUP_V2_PARENT);
+				  "enabling controllers in '%s%s'", host.v2_mount,
+				  SBX_CGROUP_V2_PARENT);
 			goto fail;
 		}
 		r = fmt(cg->v2, sizeof(cg->v2), "%s%s/%s", host.v2_mount, SBX_CGROUP_V2_PARENT,
@@ -264,7 +271,7 @@ int sbx_cgroup_create(const char *task_id, const struct sbx_policy *p, struct sb
 			r = r < 0 ? r : -errno;
 			cg->v2[0] = '\0';
 			(void)fmt(reterr->detail, sizeof(reterr->detail), "mkdir cgroup '%s'",
-				       task_id);
+				  task_id);
 			goto fail;
 		}
 	}
@@ -298,7 +305,7 @@ int sbx_cgroup_create(const char *task_id, const struct sbx_policy *p, struct sb
 	return 0;
 fail_v1:
 	(void)fmt(reterr->detail, sizeof(reterr->detail), "creating cgroup v1 group for '%s'",
-		       task_id);
+		  task_id);
 fail:
 	(void)sbx_cgroup_destroy(cg);
 	return r;
@@ -434,7 +441,8 @@ void sbx_cgroup_prune_exec(void)
 
 	if (discover() < 0)
 		return;
-	if (host.v2_mount[0] && fmt(dir, sizeof(dir), "%s%s", host.v2_mount, SBX_CGROUP_V2_PARENT) == 0)
+	if (host.v2_mount[0] &&
+	    fmt(dir, sizeof(dir), "%s%s", host.v2_mount, SBX_CGROUP_V2_PARENT) == 0)
 		prune_dir(dir);
 	for (int c = 0; c < _CTL_MAX; c++)
 		if (host.v1_base[c][0])

@@ -6,14 +6,15 @@
  * have had other threads: no malloc, no stdio, no logging, only syscalls. A failed step
  * reports {step, errno} on the report pipe and exits 125 (sbx_child_fail).
  */
+#include "sandbox/child.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
-#include "sandbox/child.h"
+#include <sys/prctl.h>
 
 /* Handlers are inherited from the supervisor (libuv's signal pipe, for one): none may run
  * here. Signals stay blocked from before clone until the payload's execve. */

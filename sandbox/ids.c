@@ -13,17 +13,17 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/fd-util.h"
 #include "common/macro.h"
 #include "sandbox/internal.h"
 
-int sbx_ids_lease(const char *runtime_dir, uint32_t base, uint32_t count,
-		  struct sbx_ids_lease *ret)
+int sbx_ids_lease(const char *runtime_dir, uint32_t base, uint32_t count, struct sbx_ids_lease *ret)
 {
 	char dir[512], path[600];
 	uint32_t start = 0;

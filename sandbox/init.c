@@ -21,11 +21,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
+
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "common/fd-util.h"
 #include "common/macro.h"
@@ -205,8 +206,8 @@ _Noreturn void sbx_init_run(const struct sbx_exec_plan *x)
 		if (sig != SIGCHLD) {
 			/* Only the supervisor, outside the pid namespace (si_pid 0 here), may
 			 * have a signal forwarded; from inside, pid 1 is deaf. */
-			if (si.si_pid == 0 && (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT ||
-			    sig == SIGUSR1 || sig == SIGUSR2))
+			if (si.si_pid == 0 && (sig == SIGTERM || sig == SIGINT || sig == SIGHUP ||
+					       sig == SIGQUIT || sig == SIGUSR1 || sig == SIGUSR2))
 				(void)kill(pid, sig);
 			continue;
 		}

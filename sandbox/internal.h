@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -35,20 +36,20 @@ _Noreturn void sbx_child_fail(int report_fd, const char *step, int err);
 
 /* ---- mounts.c ---- */
 enum sbx_mount_kind {
-	SBX_MNT_BIND,    /* bind source on target (ro unless rw) */
+	SBX_MNT_BIND,	 /* bind source on target (ro unless rw) */
 	SBX_MNT_SYMLINK, /* create target as a symlink with text `source` */
-	SBX_MNT_TMPFS,   /* tmpfs on target with `options` */
-	SBX_MNT_FILE,    /* write `content` to target (mode 0644) */
+	SBX_MNT_TMPFS,	 /* tmpfs on target with `options` */
+	SBX_MNT_FILE,	 /* write `content` to target (mode 0644) */
 };
 
 struct sbx_mount {
 	enum sbx_mount_kind kind;
 	bool rw;
-	bool is_dir;         /* BIND: source is a directory */
-	char *source;        /* BIND: "/oldroot/usr"; SYMLINK: link text */
-	char *target;        /* relative to the new root, no leading '/' */
-	char *options;       /* TMPFS: size in bytes, as text for fsconfig */
-	uint32_t mode;       /* TMPFS: mode of its root */
+	bool is_dir;	     /* BIND: source is a directory */
+	char *source;	     /* BIND: "/oldroot/usr"; SYMLINK: link text */
+	char *target;	     /* relative to the new root, no leading '/' */
+	char *options;	     /* TMPFS: size in bytes, as text for fsconfig */
+	uint32_t mode;	     /* TMPFS: mode of its root */
 	const char *content; /* FILE */
 	size_t content_len;
 };

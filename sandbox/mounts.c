@@ -22,14 +22,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 
 #include "common/macro.h"
 #include "sandbox/internal.h"
@@ -70,8 +71,8 @@ static int add_bind(struct sbx_mount_plan *plan, const struct sbx_bind *b,
 	if (S_ISLNK(st.st_mode) && strcmp(b->source, b->target) == 0) {
 		ssize_t k = readlink(b->source, link, sizeof(link) - 1);
 		if (k < 0) {
-			(void)snprintf(reterr->detail, sizeof(reterr->detail),
-				       "bind source '%s'", b->source);
+			(void)snprintf(reterr->detail, sizeof(reterr->detail), "bind source '%s'",
+				       b->source);
 			return -errno;
 		}
 		link[k] = '\0';
@@ -82,8 +83,8 @@ static int add_bind(struct sbx_mount_plan *plan, const struct sbx_bind *b,
 			r = -errno;
 			if (r == -ENOENT && b->optional)
 				return 0;
-			(void)snprintf(reterr->detail, sizeof(reterr->detail),
-				       "bind source '%s'", b->source);
+			(void)snprintf(reterr->detail, sizeof(reterr->detail), "bind source '%s'",
+				       b->source);
 			return r;
 		}
 		m.is_dir = S_ISDIR(st.st_mode);
@@ -102,7 +103,8 @@ static int add_bind(struct sbx_mount_plan *plan, const struct sbx_bind *b,
 static bool policy_mounts(const struct sbx_policy *p, const char *target)
 {
 	for (size_t i = 0; i < p->n_binds; i++)
-		if (strcmp(p->binds[i].target, target) == 0 || strcmp(p->binds[i].target, "/etc") == 0)
+		if (strcmp(p->binds[i].target, target) == 0 ||
+		    strcmp(p->binds[i].target, "/etc") == 0)
 			return true;
 	return false;
 }
@@ -110,10 +112,10 @@ static bool policy_mounts(const struct sbx_policy *p, const char *target)
 static int add_file(struct sbx_mount_plan *plan, const char *target, const char *content)
 {
 	struct sbx_mount m = {
-		.kind = SBX_MNT_FILE,
-		.target = strdup(target),
-		.content = content,
-		.content_len = strlen(content),
+	    .kind = SBX_MNT_FILE,
+	    .target = strdup(target),
+	    .content = content,
+	    .content_len = strlen(content),
 	};
 
 	if (!m.target || plan_add(plan, &m) < 0) {
@@ -157,7 +159,8 @@ int sbx_mounts_plan(const struct sbx_policy *p, uid_t uid, gid_t gid, struct sbx
 		r = -ENOMEM;
 		goto fail;
 	}
-	if (!policy_mounts(p, "/etc/passwd") && (r = add_file(&plan, "etc/passwd", plan.passwd)) < 0)
+	if (!policy_mounts(p, "/etc/passwd") &&
+	    (r = add_file(&plan, "etc/passwd", plan.passwd)) < 0)
 		goto fail;
 	if (!policy_mounts(p, "/etc/group") && (r = add_file(&plan, "etc/group", plan.group)) < 0)
 		goto fail;
@@ -189,9 +192,9 @@ void sbx_mounts_plan_done(struct sbx_mount_plan *plan)
 static int openat2_beneath(int dirfd, const char *name, int flags, mode_t mode)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
-		.mode = (flags & O_CREAT) ? mode : 0,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	    .flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+	    .mode = (flags & O_CREAT) ? mode : 0,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 
 	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
@@ -393,7 +396,8 @@ void sbx_mounts_apply(const struct sbx_mount_plan *plan, int report_fd)
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		sbx_child_fail(report_fd, "make_private", errno);
-	if (mount("sbx-base", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=0700") < 0)
+	if (mount("sbx-base", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "size=16k,mode=0700") < 0)
 		sbx_child_fail(report_fd, "base_tmpfs", errno);
 	if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0700) < 0)
 		sbx_child_fail(report_fd, "base_tmpfs", errno);

@@ -6,15 +6,16 @@
  * it bounds one sandbox, a second fence next to the pids cgroup.
  */
 #include <errno.h>
+
 #include <sys/resource.h>
 
 #include "sandbox/internal.h"
 
 static const int resources[_SBX_RLIMIT_MAX] = {
-	[SBX_RLIMIT_NOFILE] = RLIMIT_NOFILE, [SBX_RLIMIT_NPROC] = RLIMIT_NPROC,
-	[SBX_RLIMIT_FSIZE] = RLIMIT_FSIZE,   [SBX_RLIMIT_CPU] = RLIMIT_CPU,
-	[SBX_RLIMIT_AS] = RLIMIT_AS,         [SBX_RLIMIT_STACK] = RLIMIT_STACK,
-	[SBX_RLIMIT_MEMLOCK] = RLIMIT_MEMLOCK,
+    [SBX_RLIMIT_NOFILE] = RLIMIT_NOFILE,   [SBX_RLIMIT_NPROC] = RLIMIT_NPROC,
+    [SBX_RLIMIT_FSIZE] = RLIMIT_FSIZE,	   [SBX_RLIMIT_CPU] = RLIMIT_CPU,
+    [SBX_RLIMIT_AS] = RLIMIT_AS,	   [SBX_RLIMIT_STACK] = RLIMIT_STACK,
+    [SBX_RLIMIT_MEMLOCK] = RLIMIT_MEMLOCK,
 };
 
 void sbx_rlimits_plan(const struct sbx_policy *p, struct sbx_rlimits *ret)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
 #include <sys/types.h>
 
 #include "policy/policy.h"
@@ -20,34 +21,34 @@ struct sbx_seccomp_prog;
 
 /* Where uid leases and other per-host state live; override for tests. */
 #define SBX_RUNTIME_DIR_DEFAULT "/run/sbx"
-#define SBX_UID_POOL_BASE       200000U
-#define SBX_UID_POOL_SIZE       65536U
+#define SBX_UID_POOL_BASE	200000U
+#define SBX_UID_POOL_SIZE	65536U
 
 struct sbx_sandbox_params {
 	const struct sbx_policy *policy;
 	const struct sbx_seccomp_prog *seccomp; /* compiled from policy->seccomp */
-	char *const *argv;                      /* argv[0]: absolute path, or a name found on PATH */
-	char *const *envp;                      /* the payload's whole environment */
-	const char *cwd;                        /* NULL: policy->cwd */
-	int stdio[3];                           /* payload's 0,1,2; -1: /dev/null */
-	const char *task_id;                    /* names the cgroup; [A-Za-z0-9_.-]{1,64} */
-	const char *runtime_dir;                /* NULL: SBX_RUNTIME_DIR_DEFAULT */
-	uint32_t uid_base;                      /* 0: SBX_UID_POOL_BASE */
-	uint32_t uid_count;                     /* 0: SBX_UID_POOL_SIZE */
-	bool wipe_envp;                         /* init zeroes envp strings once the payload has them */
-	bool hold;                              /* the child waits for sbx_sandbox_release() */
+	char *const *argv;	 /* argv[0]: absolute path, or a name found on PATH */
+	char *const *envp;	 /* the payload's whole environment */
+	const char *cwd;	 /* NULL: policy->cwd */
+	int stdio[3];		 /* payload's 0,1,2; -1: /dev/null */
+	const char *task_id;	 /* names the cgroup; [A-Za-z0-9_.-]{1,64} */
+	const char *runtime_dir; /* NULL: SBX_RUNTIME_DIR_DEFAULT */
+	uint32_t uid_base;	 /* 0: SBX_UID_POOL_BASE */
+	uint32_t uid_count;	 /* 0: SBX_UID_POOL_SIZE */
+	bool wipe_envp;		 /* init zeroes envp strings once the payload has them */
+	bool hold;		 /* the child waits for sbx_sandbox_release() */
 };
 
 /* Which setup step failed, and why; filled on -errno returns and in results. */
 struct sbx_sandbox_error {
-	char step[32];    /* "pivot_root", "execve", ... ; "" when none */
-	int err;          /* positive errno */
+	char step[32];	  /* "pivot_root", "execve", ... ; "" when none */
+	int err;	  /* positive errno */
 	char detail[256]; /* what the step was working on ("bind source '/srv'"); may be "" */
 };
 
 enum sbx_sandbox_end {
 	SBX_END_RUNNING,
-	SBX_END_EXITED,       /* code valid */
+	SBX_END_EXITED,	      /* code valid */
 	SBX_END_SIGNALED,     /* signal valid */
 	SBX_END_SETUP_FAILED, /* error valid: nothing of the payload ran */
 };

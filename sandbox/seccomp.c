@@ -324,9 +324,9 @@ int sbx_seccomp_export_bpf(const struct sbx_seccomp_prog *prog, unsigned index, 
  * Entries live in a root-only directory (sbx_fd_private_dir), are written to a temporary file
  * and renamed into place, and any read or format problem just means "compile".
  */
-#define CACHE_MAGIC   "sbx-bpf-cache-1"
-#define CACHE_MAX     (256U * 1024U)
-#define KEY_MAX       (64U * 1024U)
+#define CACHE_MAGIC "sbx-bpf-cache-1"
+#define CACHE_MAX   (256U * 1024U)
+#define KEY_MAX	    (64U * 1024U)
 
 struct keybuf {
 	unsigned char b[KEY_MAX];
@@ -359,8 +359,8 @@ static void make_key(const struct sbx_profile *p, struct keybuf *k)
 		int32_t rh[4] = {r->nr, (int32_t)r->action, r->errno_ret, (int32_t)r->n_args};
 		key_put(k, rh, sizeof(rh));
 		for (size_t j = 0; j < r->n_args; j++) {
-			uint64_t a[4] = {r->args[j].index, (uint64_t)r->args[j].op, r->args[j].value,
-					 r->args[j].mask};
+			uint64_t a[4] = {r->args[j].index, (uint64_t)r->args[j].op,
+					 r->args[j].value, r->args[j].mask};
 			key_put(k, a, sizeof(a));
 		}
 	}
@@ -429,8 +429,9 @@ static void cache_store(const char *dir, const char *path, const struct keybuf *
 	     sbx_fd_write_all(fd, &n, 4) == 0;
 	for (unsigned i = 0; ok && i < prog->n; i++) {
 		uint16_t flen = prog->f[i].len;
-		ok = sbx_fd_write_all(fd, &flen, 2) == 0 &&
-		     sbx_fd_write_all(fd, prog->f[i].filter, flen * sizeof(struct sock_filter)) == 0;
+		ok =
+		    sbx_fd_write_all(fd, &flen, 2) == 0 &&
+		    sbx_fd_write_all(fd, prog->f[i].filter, flen * sizeof(struct sock_filter)) == 0;
 	}
 	if (close(fd) < 0 || !ok || rename(tmp, path) < 0)
 		(void)unlink(tmp);

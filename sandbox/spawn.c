@@ -10,16 +10,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <linux/sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "common/fd-util.h"
 #include "common/macro.h"
@@ -94,9 +95,9 @@ static int write_id_maps(pid_t pid, uid_t uid, uid_t init_uid)
 static pid_t do_clone(const struct sbx_policy *p, int cgroup_fd, int *ret_pidfd)
 {
 	struct clone_args args = {
-		.flags = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS,
-		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
-		.exit_signal = SIGCHLD,
+	    .flags = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS,
+	    .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
+	    .exit_signal = SIGCHLD,
 	};
 
 	/* Born in its v2 group: no migration, no cgroup_threadgroup_rwsem write lock. */
@@ -143,10 +144,10 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 	/* In a user namespace init runs as a mapped uid too: never the payload's, or the
 	 * payload could signal it and read its memory. */
 	if (r >= 0 && p->user_namespace)
-		r = sbx_ids_lease(params->runtime_dir ? params->runtime_dir : SBX_RUNTIME_DIR_DEFAULT,
-				  params->uid_base ? params->uid_base : SBX_UID_POOL_BASE,
-				  params->uid_count ? params->uid_count : SBX_UID_POOL_SIZE,
-				  &sb->init_lease);
+		r = sbx_ids_lease(
+		    params->runtime_dir ? params->runtime_dir : SBX_RUNTIME_DIR_DEFAULT,
+		    params->uid_base ? params->uid_base : SBX_UID_POOL_BASE,
+		    params->uid_count ? params->uid_count : SBX_UID_POOL_SIZE, &sb->init_lease);
 	if (r < 0) {
 		set_error(reterr, "uid_lease", r);
 		goto fail;
@@ -167,27 +168,28 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 	}
 
 	struct sbx_child child = {
-		.mounts = &plan,
-		.cgroup = sb->cg,
-		.hostname = p->hostname ? p->hostname : "sbx",
-		.own_net = p->net != SBX_NET_HOST,
-		.userns = p->user_namespace,
-		.sync_fd = sync[0],
-		.exec = {
-			.argv = params->argv,
-			.envp = params->envp,
-			.path = find_path(params->envp),
-			.cwd = params->cwd ? params->cwd : (p->cwd ? p->cwd : "/"),
-			.stdio = {params->stdio[0], params->stdio[1], params->stdio[2]},
-			.report_fd = report[1],
-			.lock_fd = sb->lease.lock_fd,
-			.init_lock_fd = sb->init_lease.lock_fd,
-			.init_uid = sb->init_lease.uid,
-			.uid = sb->lease.uid,
-			.gid = sb->lease.uid,
-			.rlimits = &rlimits,
-			.seccomp = params->seccomp,
-			.wipe_envp = params->wipe_envp,
+	    .mounts = &plan,
+	    .cgroup = sb->cg,
+	    .hostname = p->hostname ? p->hostname : "sbx",
+	    .own_net = p->net != SBX_NET_HOST,
+	    .userns = p->user_namespace,
+	    .sync_fd = sync[0],
+	    .exec =
+		{
+		    .argv = params->argv,
+		    .envp = params->envp,
+		    .path = find_path(params->envp),
+		    .cwd = params->cwd ? params->cwd : (p->cwd ? p->cwd : "/"),
+		    .stdio = {params->stdio[0], params->stdio[1], params->stdio[2]},
+		    .report_fd = report[1],
+		    .lock_fd = sb->lease.lock_fd,
+		    .init_lock_fd = sb->init_lease.lock_fd,
+		    .init_uid = sb->init_lease.uid,
+		    .uid = sb->lease.uid,
+		    .gid = sb->lease.uid,
+		    .rlimits = &rlimits,
+		    .seccomp = params->seccomp,
+		    .wipe_envp = params->wipe_envp,
 		},
 	};
 
@@ -207,7 +209,8 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 	sb->report_fd = TAKE_FD(report[0]);
 	(void)fcntl(sb->report_fd, F_SETFL, O_NONBLOCK);
 
-	if (p->user_namespace && (r = write_id_maps(sb->pid, sb->lease.uid, sb->init_lease.uid)) < 0) {
+	if (p->user_namespace &&
+	    (r = write_id_maps(sb->pid, sb->lease.uid, sb->init_lease.uid)) < 0) {
 		set_error(reterr, "id_maps", r);
 		goto fail;
 	}

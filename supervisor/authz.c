@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <sys/socket.h>
 
 #include "common/fd-util.h"
@@ -87,9 +88,8 @@ unsigned sbx_authz_ops(const struct sbx_config *cfg, const struct sbx_peer *peer
 	return ops & ~(1U << SBX_OP_STATS);
 }
 
-bool sbx_authz_policy(const struct sbx_config *cfg, const struct sbx_peer *peer,
-		      const char *policy, const uid_t *p_uids, size_t n_uids, char *const *p_groups,
-		      size_t n_groups)
+bool sbx_authz_policy(const struct sbx_config *cfg, const struct sbx_peer *peer, const char *policy,
+		      const uid_t *p_uids, size_t n_uids, char *const *p_groups, size_t n_groups)
 {
 	bool by_rule = false, by_policy = false;
 

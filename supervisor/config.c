@@ -41,7 +41,8 @@ static void check_keys(struct ctx *c, json_t *obj, const char *where, const char
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(obj, k, v) {
+	json_object_foreach(obj, k, v)
+	{
 		bool ok = false;
 		for (const char *const *p = known; *p && !ok; p++)
 			ok = strcmp(*p, k) == 0;
@@ -88,8 +89,9 @@ static void get_size(struct ctx *c, json_t *obj, const char *key, const char *na
 	else
 		r = -EINVAL;
 	if (r < 0)
-		bad(c, name, duration ? "must be milliseconds or a duration like \"30s\""
-				      : "must be bytes or a size like \"64M\"");
+		bad(c, name,
+		    duration ? "must be milliseconds or a duration like \"30s\""
+			     : "must be bytes or a size like \"64M\"");
 }
 
 static void get_u32(struct ctx *c, json_t *obj, const char *key, const char *name, uint32_t *dst,
@@ -122,7 +124,8 @@ static void parse_socket(struct ctx *c, json_t *s, struct sbx_config *cfg)
 		char *end;
 		unsigned long m = strtoul(mode, &end, 8);
 		if (*end || m > 0777 || (m & 0007))
-			bad(c, "socket.mode", "must be octal like \"0660\", with no bits for others");
+			bad(c, "socket.mode",
+			    "must be octal like \"0660\", with no bits for others");
 		else
 			cfg->socket_mode = (mode_t)m;
 	}
@@ -164,8 +167,8 @@ static void parse_audit(struct ctx *c, json_t *a, struct sbx_config *cfg)
 
 static void parse_limits(struct ctx *c, json_t *l, struct sbx_config *cfg)
 {
-	static const char *const known[] = {"max_tasks",  "max_queued",   "max_connections",
-					    "max_frame",  "output_max",   "write_buffer",
+	static const char *const known[] = {"max_tasks",    "max_queued",     "max_connections",
+					    "max_frame",    "output_max",     "write_buffer",
 					    "idle_timeout", "shutdown_grace", NULL};
 
 	if (!json_is_object(l)) {
@@ -203,15 +206,18 @@ static void parse_rule(struct ctx *c, json_t *r, size_t i, struct sbx_client_rul
 	check_keys(c, r, where, known);
 	a = json_object_get(r, "uids");
 	rule->uids = calloc(json_array_size(a) + 1, sizeof(uid_t));
-	json_array_foreach(a, j, v) {
-		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 0x7fffffff)
+	json_array_foreach(a, j, v)
+	{
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > 0x7fffffff)
 			bad(c, where, "uids[%zu] must be a uid number", j);
 		else
 			rule->uids[rule->n_uids++] = (uid_t)json_integer_value(v);
 	}
 	a = json_object_get(r, "groups");
 	rule->gids = calloc(json_array_size(a) + 1, sizeof(gid_t));
-	json_array_foreach(a, j, v) {
+	json_array_foreach(a, j, v)
+	{
 		struct group *g = json_is_string(v) ? getgrnam(json_string_value(v)) : NULL;
 		if (!g)
 			bad(c, where, "groups[%zu]: no such group", j);
@@ -222,7 +228,8 @@ static void parse_rule(struct ctx *c, json_t *r, size_t i, struct sbx_client_rul
 	if (!a)
 		rule->ops = (1U << SBX_OP_HELLO) | (1U << SBX_OP_RUN) | (1U << SBX_OP_CANCEL) |
 			    (1U << SBX_OP_LIST);
-	json_array_foreach(a, j, v) {
+	json_array_foreach(a, j, v)
+	{
 		int op = json_is_string(v) ? sbx_op_from_name(json_string_value(v)) : -1;
 		if (op < 0)
 			bad(c, where, "ops[%zu] is not an op name", j);
@@ -232,7 +239,8 @@ static void parse_rule(struct ctx *c, json_t *r, size_t i, struct sbx_client_rul
 	a = json_object_get(r, "policies");
 	if (a) {
 		rule->policies = calloc(json_array_size(a) + 1, sizeof(char *));
-		json_array_foreach(a, j, v) {
+		json_array_foreach(a, j, v)
+		{
 			if (!json_is_string(v))
 				bad(c, where, "policies[%zu] must be a policy name", j);
 			else
@@ -272,8 +280,8 @@ static struct sbx_config *defaults(void)
 
 int sbx_config_load(const char *path, struct sbx_config **ret)
 {
-	static const char *const known[] = {"socket", "keyring", "policy_dir", "profile_dir",
-					    "audit", "runtime_dir", "uid_pool", "limits",
+	static const char *const known[] = {"socket",  "keyring",     "policy_dir", "profile_dir",
+					    "audit",   "runtime_dir", "uid_pool",   "limits",
 					    "clients", NULL};
 	struct ctx c = {.file = path};
 	struct sbx_config *cfg = defaults();

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <sys/types.h>
 
 #define SBX_CONFIG_DEFAULT_PATH SBX_SYSCONFDIR "/sbx/sbxd.json"
@@ -18,8 +19,8 @@ struct sbx_client_rule {
 	size_t n_uids;
 	gid_t *gids;
 	size_t n_gids;
-	unsigned ops;     /* bit mask of 1u << enum sbx_op */
-	char **policies;  /* NULL: every policy */
+	unsigned ops;	 /* bit mask of 1u << enum sbx_op */
+	char **policies; /* NULL: every policy */
 	size_t n_policies;
 };
 
@@ -27,13 +28,13 @@ struct sbx_config {
 	char *path;
 	char *socket_path;
 	mode_t socket_mode;
-	gid_t socket_gid; /* (gid_t)-1: keep */
-	uid_t socket_uid; /* (uid_t)-1: keep (--dev: the invoking user) */
+	gid_t socket_gid;   /* (gid_t)-1: keep */
+	uid_t socket_uid;   /* (uid_t)-1: keep (--dev: the invoking user) */
 	char *keyring_path; /* NULL: $CREDENTIALS_DIRECTORY/keyring, else the default path */
 	char *policy_dir;
 	char *profile_dir;
 	char *audit_path;
-	char *audit_dir; /* state and key files */
+	char *audit_dir;  /* state and key files */
 	bool audit_fsync; /* durability: fsync each record (else group commit) */
 	uint64_t audit_rotate_size;
 	char *runtime_dir;

@@ -25,7 +25,8 @@ void sbx_keys_seal(struct sbx_conn *c, struct sbx_request *req)
 
 	if (sbx_sealed_context_check(req->context) < 0) {
 		sbx_conn_send_error(c, req->id, SBX_E_BAD_REQUEST,
-				    "'context' must be 1-%u printable bytes", SBX_SEALED_CONTEXT_MAX);
+				    "'context' must be 1-%u printable bytes",
+				    SBX_SEALED_CONTEXT_MAX);
 		return;
 	}
 	if (json_object_size(req->secrets) == 0) {
@@ -36,7 +37,8 @@ void sbx_keys_seal(struct sbx_conn *c, struct sbx_request *req)
 		sbx_conn_send_error(c, req->id, SBX_E_INTERNAL, "cannot allocate locked memory");
 		return;
 	}
-	json_object_foreach(req->secrets, k, v) {
+	json_object_foreach(req->secrets, k, v)
+	{
 		if (!json_is_string(v)) {
 			sbx_conn_send_error(c, req->id, SBX_E_BAD_REQUEST,
 					    "secret '%.64s' must be a string", k);
@@ -44,12 +46,13 @@ void sbx_keys_seal(struct sbx_conn *c, struct sbx_request *req)
 		}
 		r = sbx_sealed_name_normalize(k, name);
 		if (r >= 0)
-			r = sbx_secret_set_add(set, name, json_string_value(v), json_string_length(v));
+			r = sbx_secret_set_add(set, name, json_string_value(v),
+					       json_string_length(v));
 		if (r < 0) {
 			sbx_conn_send_error(c, req->id, SBX_E_BAD_REQUEST,
-					    r == -EPERM    ? "secret name '%.64s' is reserved"
+					    r == -EPERM	   ? "secret name '%.64s' is reserved"
 					    : r == -EEXIST ? "secret name '%.64s' is given twice"
-						       : "secret name '%.64s' is not allowed",
+							   : "secret name '%.64s' is not allowed",
 					    k);
 			return;
 		}

@@ -21,12 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 #include "common/fd-util.h"
 #include "common/log.h"
@@ -56,7 +57,8 @@ static void notify(const char *msg)
 	size_t n;
 	int fd;
 
-	if (!path || (path[0] != '/' && path[0] != '@') || (n = strlen(path)) >= sizeof(sa.sun_path))
+	if (!path || (path[0] != '/' && path[0] != '@') ||
+	    (n = strlen(path)) >= sizeof(sa.sun_path))
 		return;
 	memcpy(sa.sun_path, path, n);
 	if (sa.sun_path[0] == '@')
@@ -256,7 +258,8 @@ static void on_signal(uv_signal_t *h, int sig)
 		return;
 	}
 	(void)uv_timer_init(server.loop, &server.drain_timer);
-	(void)uv_timer_start(&server.drain_timer, on_drain_timeout, server.cfg->shutdown_grace_ms, 0);
+	(void)uv_timer_start(&server.drain_timer, on_drain_timeout, server.cfg->shutdown_grace_ms,
+			     0);
 }
 
 static void close_walk(uv_handle_t *h, void *arg_)
@@ -269,13 +272,13 @@ static void close_walk(uv_handle_t *h, void *arg_)
 static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"dev", required_argument, NULL, 'd'},
-		{"check-config", no_argument, NULL, 'C'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"dev", required_argument, NULL, 'd'},
+	    {"check-config", no_argument, NULL, 'C'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0},
 	};
 	int c;
 
@@ -294,7 +297,8 @@ static int parse_args(int argc, char **argv)
 			sbx_log_set_max_level(LOG_DEBUG);
 			break;
 		case 'h':
-			printf("usage: sbxd [--config FILE | --dev DIR] [--check-config] [--verbose]\n");
+			printf("usage: sbxd [--config FILE | --dev DIR] [--check-config] "
+			       "[--verbose]\n");
 			exit(0);
 		case 'V':
 			printf("sbxd %s\n", SBX_VERSION);

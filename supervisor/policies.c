@@ -47,7 +47,8 @@ static int add(struct sbx_policy_set *set, struct sbx_policy *p, const char *pro
 	set->v = v;
 	r = sbx_seccomp_compile(prof, &e->seccomp);
 	if (r < 0) {
-		log_error_errno(r, "policy '%s': compiling seccomp profile '%s'", p->name, prof->name);
+		log_error_errno(r, "policy '%s': compiling seccomp profile '%s'", p->name,
+				prof->name);
 		free(e);
 		sbx_policy_free(p);
 		return r;

@@ -11,21 +11,21 @@
 #include "common/macro.h"
 
 static const char *const op_names[_SBX_OP_MAX] = {
-	[SBX_OP_HELLO] = "hello", [SBX_OP_SEAL] = "seal",     [SBX_OP_REWRAP] = "rewrap",
-	[SBX_OP_RUN] = "run",     [SBX_OP_CANCEL] = "cancel", [SBX_OP_LIST] = "list",
-	[SBX_OP_STATS] = "stats",
+    [SBX_OP_HELLO] = "hello", [SBX_OP_SEAL] = "seal",	  [SBX_OP_REWRAP] = "rewrap",
+    [SBX_OP_RUN] = "run",     [SBX_OP_CANCEL] = "cancel", [SBX_OP_LIST] = "list",
+    [SBX_OP_STATS] = "stats",
 };
 
 /* Fields each op accepts besides "id" and "op"; anything else is bad_request. */
 static const char *const op_fields[_SBX_OP_MAX][10] = {
-	[SBX_OP_HELLO] = {NULL},
-	[SBX_OP_SEAL] = {"context", "secrets", NULL},
-	[SBX_OP_REWRAP] = {"context", "sealed", NULL},
-	[SBX_OP_RUN] = {"policy", "argv", "env", "sealed", "context", "stdin", "timeout_ms", "cwd",
-			NULL},
-	[SBX_OP_CANCEL] = {"task", NULL},
-	[SBX_OP_LIST] = {NULL},
-	[SBX_OP_STATS] = {NULL},
+    [SBX_OP_HELLO] = {NULL},
+    [SBX_OP_SEAL] = {"context", "secrets", NULL},
+    [SBX_OP_REWRAP] = {"context", "sealed", NULL},
+    [SBX_OP_RUN] = {"policy", "argv", "env", "sealed", "context", "stdin", "timeout_ms", "cwd",
+		    NULL},
+    [SBX_OP_CANCEL] = {"task", NULL},
+    [SBX_OP_LIST] = {NULL},
+    [SBX_OP_STATS] = {NULL},
 };
 
 const char *sbx_op_name(enum sbx_op op)
@@ -94,7 +94,8 @@ static int parse_run(struct sbx_request *req, struct sbx_proto_error *err)
 	req->argv = json_object_get(root, "argv");
 	if (!json_is_array(req->argv) || json_array_size(req->argv) == 0)
 		return fail(err, SBX_E_BAD_REQUEST, "'argv' must be a non-empty array of strings");
-	json_array_foreach(req->argv, i, v) {
+	json_array_foreach(req->argv, i, v)
+	{
 		if (!json_is_string(v))
 			return fail(err, SBX_E_BAD_REQUEST, "'argv[%zu]' must be a string", i);
 		if (i == 0 && json_string_length(v) == 0)
@@ -106,17 +107,22 @@ static int parse_run(struct sbx_request *req, struct sbx_proto_error *err)
 	if (req->env) {
 		if (!json_is_object(req->env))
 			return fail(err, SBX_E_BAD_REQUEST, "'env' must be an object of strings");
-		json_object_foreach(req->env, k, v)
-			if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
-				return fail(err, SBX_E_BAD_REQUEST,
-					    "'env.%.64s' must be a string without NUL bytes", k);
+		json_object_foreach(
+		    req->env, k,
+		    v) if (!json_is_string(v) ||
+			   strlen(json_string_value(v)) !=
+			       json_string_length(
+				   v)) return fail(err, SBX_E_BAD_REQUEST,
+						   "'env.%.64s' must be a string without NUL bytes",
+						   k);
 	}
 	if (req->sealed && !req->context)
 		return fail(err, SBX_E_BAD_REQUEST, "'sealed' needs 'context'");
 	v = json_object_get(root, "timeout_ms");
 	if (v) {
 		if (!json_is_integer(v) || json_integer_value(v) <= 0)
-			return fail(err, SBX_E_BAD_REQUEST, "'timeout_ms' must be a positive integer");
+			return fail(err, SBX_E_BAD_REQUEST,
+				    "'timeout_ms' must be a positive integer");
 		req->timeout_ms = (uint64_t)json_integer_value(v);
 	}
 	return 0;
@@ -186,10 +192,8 @@ int sbx_protocol_parse(const char *line, size_t len, struct sbx_request *req,
 	if (op < 0)
 		return fail(err, SBX_E_UNKNOWN_OP, "unknown op '%.64s'", json_string_value(v));
 	req->op = (enum sbx_op)op;
-	json_object_foreach(req->root, key, v)
-		if (!field_known(req->op, key))
-			return fail(err, SBX_E_BAD_REQUEST, "unknown field '%.64s' for op '%s'", key,
-				    op_names[op]);
+	json_object_foreach(req->root, key, v) if (!field_known(req->op, key)) return fail(
+	    err, SBX_E_BAD_REQUEST, "unknown field '%.64s' for op '%s'", key, op_names[op]);
 	return parse_op(req, err);
 }
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -17,7 +18,7 @@
 #include "common/error.h"
 
 #define SBX_PROTOCOL_VERSION 1
-#define SBX_ID_MAX           128
+#define SBX_ID_MAX	     128
 
 enum sbx_op {
 	SBX_OP_HELLO,

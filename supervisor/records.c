@@ -27,10 +27,10 @@ int sbx_records_open(struct sbx_server *srv)
 	const struct sbx_config *cfg = srv->cfg;
 	char state[4096], key[4096];
 	struct sbx_audit_config ac = {
-		.path = cfg->audit_path,
-		.state_path = state,
-		.durability = cfg->audit_fsync ? SBX_AUDIT_FSYNC : SBX_AUDIT_GROUP,
-		.rotate_size = cfg->audit_rotate_size,
+	    .path = cfg->audit_path,
+	    .state_path = state,
+	    .durability = cfg->audit_fsync ? SBX_AUDIT_FSYNC : SBX_AUDIT_GROUP,
+	    .rotate_size = cfg->audit_rotate_size,
 	};
 	char fp[SBX_AUDIT_FP_HEX + 1];
 	int r;
@@ -46,8 +46,9 @@ int sbx_records_open(struct sbx_server *srv)
 	}
 	r = sbx_audit_open(&ac, &srv->audit);
 	if (r < 0)
-		return log_error_errno(r, "opening audit log '%s' (state '%s'); initialise it with "
-					  "'sbxctl audit init'",
+		return log_error_errno(r,
+				       "opening audit log '%s' (state '%s'); initialise it with "
+				       "'sbxctl audit init'",
 				       cfg->audit_path, state);
 	return 0;
 }

@@ -38,11 +38,11 @@ struct sbx_conn {
 	size_t rlen;
 	size_t rcap;
 	bool discarding; /* skipping the rest of an oversized line */
-	size_t wqueued;  /* bytes handed to uv_write, not yet written */
-	bool throttled;  /* task pipes paused because wqueued is high */
+	size_t wqueued;	 /* bytes handed to uv_write, not yet written */
+	bool throttled;	 /* task pipes paused because wqueued is high */
 	bool closing;
 	uv_timer_t idle;
-	unsigned refs;    /* pipe + idle timer + each task and write that points here */
+	unsigned refs;	  /* pipe + idle timer + each task and write that points here */
 	unsigned n_tasks; /* tasks started or queued from this connection */
 	struct sbx_conn *next, *prev;
 };
@@ -73,8 +73,8 @@ int sbx_server_listen(struct sbx_server *srv, int inherited_fd);
 void sbx_server_stop_listening(struct sbx_server *srv);
 /* Queues a line for the peer (takes ownership of line). Drops it if the connection closed. */
 void sbx_conn_send(struct sbx_conn *c, char *line);
-void sbx_conn_send_error(struct sbx_conn *c, const char *id, enum sbx_error code,
-			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void sbx_conn_send_error(struct sbx_conn *c, const char *id, enum sbx_error code, const char *fmt,
+			 ...) __attribute__((format(printf, 4, 5)));
 void sbx_conn_ref(struct sbx_conn *c);
 void sbx_conn_unref(struct sbx_conn *c);
 void sbx_server_close_all(struct sbx_server *srv);

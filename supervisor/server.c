@@ -15,9 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "supervisor/records.h"
@@ -146,12 +147,12 @@ static void reply_hello(struct sbx_conn *c, const struct sbx_request *req)
 	for (int i = 0; i < _SBX_OP_MAX; i++)
 		if (c->ops & (1U << i))
 			(void)json_array_append_new(ops, json_string(sbx_op_name((enum sbx_op)i)));
-	sbx_conn_send(c, sbx_protocol_ok_line(
-				 req->id, json_pack("{s:s, s:i, s:{s:i, s:i, s:i}, s:o}", "version",
-						    SBX_VERSION, "protocol", SBX_PROTOCOL_VERSION,
-						    "peer", "uid", (int)c->peer.uid, "gid",
-						    (int)c->peer.gid, "pid", (int)c->peer.pid, "ops",
-						    ops)));
+	sbx_conn_send(
+	    c, sbx_protocol_ok_line(req->id,
+				    json_pack("{s:s, s:i, s:{s:i, s:i, s:i}, s:o}", "version",
+					      SBX_VERSION, "protocol", SBX_PROTOCOL_VERSION, "peer",
+					      "uid", (int)c->peer.uid, "gid", (int)c->peer.gid,
+					      "pid", (int)c->peer.pid, "ops", ops)));
 }
 
 static void reply_stats(struct sbx_conn *c, const struct sbx_request *req)
@@ -163,16 +164,16 @@ static void reply_stats(struct sbx_conn *c, const struct sbx_request *req)
 		if (s->by_code[i])
 			(void)json_object_set_new(codes, sbx_error_name((enum sbx_error)i),
 						  json_integer((json_int_t)s->by_code[i]));
-	sbx_conn_send(c, sbx_protocol_ok_line(
-				 req->id,
-				 json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:o}",
-					   "connections", (json_int_t)s->connections, "requests",
-					   (json_int_t)s->requests, "tasks_run",
-					   (json_int_t)s->tasks_run, "tasks_failed",
-					   (json_int_t)s->tasks_failed, "tasks_denied",
-					   (json_int_t)s->tasks_denied, "running",
-					   (int)c->srv->n_running, "queued", (int)c->srv->n_queued,
-					   "clients", (int)c->srv->n_conns, "errors", codes)));
+	sbx_conn_send(
+	    c,
+	    sbx_protocol_ok_line(
+		req->id,
+		json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:o}", "connections",
+			  (json_int_t)s->connections, "requests", (json_int_t)s->requests,
+			  "tasks_run", (json_int_t)s->tasks_run, "tasks_failed",
+			  (json_int_t)s->tasks_failed, "tasks_denied", (json_int_t)s->tasks_denied,
+			  "running", (int)c->srv->n_running, "queued", (int)c->srv->n_queued,
+			  "clients", (int)c->srv->n_conns, "errors", codes)));
 }
 
 static void handle_line(struct sbx_conn *c, char *line, size_t len)
@@ -390,7 +391,8 @@ static void on_connection(uv_stream_t *l, int status)
 	srv->n_conns++;
 	(void)uv_timer_init(srv->loop, &c->idle);
 	c->idle.data = c;
-	(void)uv_timer_start(&c->idle, on_idle, srv->cfg->idle_timeout_ms, srv->cfg->idle_timeout_ms);
+	(void)uv_timer_start(&c->idle, on_idle, srv->cfg->idle_timeout_ms,
+			     srv->cfg->idle_timeout_ms);
 	read_start(c);
 }
 

@@ -16,8 +16,8 @@
  * them are closed.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +32,14 @@
 #include "supervisor/records.h"
 #include "supervisor/sbxd.h"
 
-#define READ_CHUNK 16384
+#define READ_CHUNK	   16384
 #define SBX_EXEC_ENV_NAMES 256
 
-enum state { QUEUED, RUNNING, ENDED };
+enum state {
+	QUEUED,
+	RUNNING,
+	ENDED
+};
 
 struct stream {
 	uv_pipe_t pipe;
@@ -216,8 +220,8 @@ static void send_output(struct sbx_task *t, struct stream *s, const char *data, 
 /* Redacts (when the policy says so) and forwards a chunk; eof flushes the redactor. */
 static void forward(struct sbx_task *t, struct stream *s, const char *data, size_t len, bool eof)
 {
-	const uint64_t cap = t->pe->policy->output_max ? t->pe->policy->output_max
-						       : t->srv->cfg->output_max;
+	const uint64_t cap =
+	    t->pe->policy->output_max ? t->pe->policy->output_max : t->srv->cfg->output_max;
 	char *out = NULL;
 	size_t out_len = 0;
 
@@ -290,10 +294,10 @@ static void maybe_done(struct sbx_task *t)
 		if (conn_ok(t))
 			sbx_conn_send(t->conn,
 				      sbx_protocol_error_line(
-					      t->req_id, SBX_E_SANDBOX_SETUP_FAILED,
-					      sbx_sandbox_strerror(&t->res.error, msg, sizeof(msg)),
-					      json_pack("{s:s, s:i, s:s}", "step", t->res.error.step,
-							"errno", t->res.error.err, "task", t->id)));
+					  t->req_id, SBX_E_SANDBOX_SETUP_FAILED,
+					  sbx_sandbox_strerror(&t->res.error, msg, sizeof(msg)),
+					  json_pack("{s:s, s:i, s:s}", "step", t->res.error.step,
+						    "errno", t->res.error.err, "task", t->id)));
 	} else {
 		send_exit(t);
 	}
@@ -410,11 +414,11 @@ static int open_secrets(struct sbx_conn *c, const char *req_id, const char *task
 {
 	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
 	static const char *const what[_SBX_E_MAX] = {
-		[SBX_E_SEALED_MALFORMED] = "the sealed blob is malformed",
-		[SBX_E_KEY_UNKNOWN] = "the blob's key is not in the keyring",
-		[SBX_E_KEY_RETIRED] = "the blob's key is retired: rewrap it under the primary key",
-		[SBX_E_DECRYPT_FAILED] = "the blob does not open under this context",
-		[SBX_E_SECRET_NOT_ALLOWED] = "the blob holds a secret name the policy does not accept",
+	    [SBX_E_SEALED_MALFORMED] = "the sealed blob is malformed",
+	    [SBX_E_KEY_UNKNOWN] = "the blob's key is not in the keyring",
+	    [SBX_E_KEY_RETIRED] = "the blob's key is retired: rewrap it under the primary key",
+	    [SBX_E_DECRYPT_FAILED] = "the blob does not open under this context",
+	    [SBX_E_SECRET_NOT_ALLOWED] = "the blob holds a secret name the policy does not accept",
 	};
 	enum sbx_error code;
 	int r;
@@ -535,18 +539,18 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 	if (envp && pipe2(outp, O_CLOEXEC) == 0 && pipe2(errp, O_CLOEXEC) == 0 &&
 	    (!t->stdin_data || pipe2(inp, O_CLOEXEC) == 0)) {
 		const struct sbx_sandbox_params params = {
-			.policy = p,
-			.seccomp = t->pe->seccomp,
-			.argv = t->argv,
-			.envp = envp,
-			.cwd = t->cwd,
-			.stdio = {inp[0], outp[1], errp[1]},
-			.task_id = t->id,
-			.runtime_dir = cfg->runtime_dir,
-			.uid_base = cfg->uid_base,
-			.uid_count = cfg->uid_count,
-			.wipe_envp = true,
-			.hold = true,
+		    .policy = p,
+		    .seccomp = t->pe->seccomp,
+		    .argv = t->argv,
+		    .envp = envp,
+		    .cwd = t->cwd,
+		    .stdio = {inp[0], outp[1], errp[1]},
+		    .task_id = t->id,
+		    .runtime_dir = cfg->runtime_dir,
+		    .uid_base = cfg->uid_base,
+		    .uid_count = cfg->uid_count,
+		    .wipe_envp = true,
+		    .hold = true,
 		};
 		r = sbx_sandbox_spawn(&params, &t->sb, &err);
 	} else {
@@ -560,7 +564,7 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 	(void)safe_close(inp[0]);
 	if (r >= 0 && set && p->redact &&
 	    (sbx_redact_new(set, &t->out.red) < 0 || sbx_redact_new(set, &t->err.red) < 0))
-		r = -ENOMEM; /* never stream unredacted output */
+		r = -ENOMEM;		/* never stream unredacted output */
 	(void)sbx_secret_set_free(set); /* the child has its copy; no later clone gets one */
 	if (r < 0) {
 		(void)safe_close(outp[0]);
@@ -569,11 +573,10 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 		t->srv->stats.tasks_failed++;
 		record_exited(t, "setup_failed", &err);
 		sbx_conn_send(t->conn,
-			      sbx_protocol_error_line(
-				      t->req_id, SBX_E_SANDBOX_SETUP_FAILED,
-				      sbx_sandbox_strerror(&err, msg, sizeof(msg)),
-				      json_pack("{s:s, s:i, s:s}", "step", err.step, "errno",
-						err.err, "task", t->id)));
+			      sbx_protocol_error_line(t->req_id, SBX_E_SANDBOX_SETUP_FAILED,
+						      sbx_sandbox_strerror(&err, msg, sizeof(msg)),
+						      json_pack("{s:s, s:i, s:s}", "step", err.step,
+								"errno", err.err, "task", t->id)));
 		task_finish(t);
 		return;
 	}
@@ -621,7 +624,8 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 
 static void start_next(struct sbx_server *srv)
 {
-	for (struct sbx_task *t = srv->tasks, *n; t && srv->n_running < srv->cfg->max_tasks; t = n) {
+	for (struct sbx_task *t = srv->tasks, *n; t && srv->n_running < srv->cfg->max_tasks;
+	     t = n) {
 		struct sbx_secret_set *set = NULL;
 		n = t->next;
 		if (t->state != QUEUED)
@@ -645,7 +649,8 @@ static void start_next(struct sbx_server *srv)
 
 static bool valid_env_name(const char *s)
 {
-	if (!*s || strlen(s) > 128 || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+	if (!*s || strlen(s) > 128 ||
+	    !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
 		return false;
 	for (; *s; s++)
 		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
@@ -669,24 +674,23 @@ static bool check_run(struct sbx_conn *c, struct sbx_request *req, struct sbx_po
 		return false;
 	}
 	if (!pe) {
-		refuse_run(c, req, SBX_E_POLICY_UNKNOWN, "unknown policy '%.64s'",
-				    req->policy);
+		refuse_run(c, req, SBX_E_POLICY_UNKNOWN, "unknown policy '%.64s'", req->policy);
 		return false;
 	}
 	p = pe->policy;
 	if (!sbx_authz_policy(srv->cfg, &c->peer, p->name, p->uids, p->n_uids, p->groups,
 			      p->n_groups)) {
 		srv->stats.tasks_denied++;
-		refuse_run(c, req, SBX_E_UNAUTHORIZED,
-				    "uid %u may not run tasks under policy '%s'",
-				    (unsigned)c->peer.uid, p->name);
+		refuse_run(c, req, SBX_E_UNAUTHORIZED, "uid %u may not run tasks under policy '%s'",
+			   (unsigned)c->peer.uid, p->name);
 		return false;
 	}
-	json_object_foreach(req->env, k, v) {
+	json_object_foreach(req->env, k, v)
+	{
 		if (!valid_env_name(k) || !sbx_policy_accepts_env(p, k)) {
 			refuse_run(c, req, SBX_E_POLICY_VIOLATION,
-					    "policy '%s' does not let a request set env '%.64s'",
-					    p->name, k);
+				   "policy '%s' does not let a request set env '%.64s'", p->name,
+				   k);
 			return false;
 		}
 	}
@@ -695,10 +699,10 @@ static bool check_run(struct sbx_conn *c, struct sbx_request *req, struct sbx_po
 		uint64_t limit = p->timeout_default_ms ? p->timeout_default_ms : p->timeout_max_ms;
 		if (limit && req->timeout_ms > limit) {
 			refuse_run(c, req, SBX_E_POLICY_VIOLATION,
-					    "timeout_ms %llu is above the limit of policy '%s' "
-					    "(%llu); a request may only lower it",
-					    (unsigned long long)req->timeout_ms, p->name,
-					    (unsigned long long)limit);
+				   "timeout_ms %llu is above the limit of policy '%s' "
+				   "(%llu); a request may only lower it",
+				   (unsigned long long)req->timeout_ms, p->name,
+				   (unsigned long long)limit);
 			return false;
 		}
 		*ret_timeout = req->timeout_ms;
@@ -708,9 +712,8 @@ static bool check_run(struct sbx_conn *c, struct sbx_request *req, struct sbx_po
 		return false;
 	}
 	if (srv->n_running >= srv->cfg->max_tasks && srv->n_queued >= srv->cfg->max_queued) {
-		refuse_run(c, req, SBX_E_BUSY,
-				    "%u tasks running and %u queued: at the limits", srv->n_running,
-				    srv->n_queued);
+		refuse_run(c, req, SBX_E_BUSY, "%u tasks running and %u queued: at the limits",
+			   srv->n_running, srv->n_queued);
 		return false;
 	}
 	*ret_pe = pe;
@@ -727,12 +730,10 @@ static int copy_request(struct sbx_task *t, struct sbx_request *req)
 	t->env = calloc(json_object_size(req->env) + 1, sizeof(char *));
 	if (!t->argv || !t->env)
 		return -ENOMEM;
-	json_array_foreach(req->argv, i, v)
-		if (!(t->argv[i] = strdup(json_string_value(v))))
-			return -ENOMEM;
-	json_object_foreach(req->env, k, v)
-		if (asprintf(&t->env[t->n_env++], "%s=%s", k, json_string_value(v)) < 0)
-			return -ENOMEM;
+	json_array_foreach(req->argv, i,
+			   v) if (!(t->argv[i] = strdup(json_string_value(v)))) return -ENOMEM;
+	json_object_foreach(req->env, k, v) if (asprintf(&t->env[t->n_env++], "%s=%s", k,
+							 json_string_value(v)) < 0) return -ENOMEM;
 	if ((req->sealed && !(t->sealed = strdup(req->sealed))) ||
 	    (req->context && !(t->context = strdup(req->context))) ||
 	    (req->cwd && !(t->cwd = strdup(req->cwd))))
@@ -766,9 +767,7 @@ static int record_requested(struct sbx_task *t, const struct sbx_request *req, b
 	json_t *v;
 	int r;
 
-	json_object_foreach(req->env, k, v)
-		if (n < SBX_EXEC_ENV_NAMES)
-			names[n++] = k;
+	json_object_foreach(req->env, k, v) if (n < SBX_EXEC_ENV_NAMES) names[n++] = k;
 	sbx_audit_fields_str(&f, "policy", t->pe->policy->name);
 	sbx_audit_fields_str(&f, "program", t->argv[0]);
 	sbx_audit_fields_uint(&f, "argc", json_array_size(req->argv));
@@ -878,13 +877,13 @@ void sbx_tasks_list(struct sbx_conn *c, struct sbx_request *req)
 		if (!may_see(c, t))
 			continue;
 		(void)json_array_append_new(
-			a, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I}", "task", t->id, "policy",
-				     t->pe->policy->name, "state",
-				     t->state == QUEUED ? "queued" : "running", "pid",
-				     t->sb ? (int)sbx_sandbox_pid(t->sb) : 0, "uid",
-				     t->sb ? (int)sbx_sandbox_uid(t->sb) : 0, "client_uid",
-				     t->conn ? (int)t->conn->peer.uid : -1, "age_ms",
-				     (json_int_t)(t->t_start ? now - t->t_start : 0)));
+		    a, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I}", "task", t->id, "policy",
+				 t->pe->policy->name, "state",
+				 t->state == QUEUED ? "queued" : "running", "pid",
+				 t->sb ? (int)sbx_sandbox_pid(t->sb) : 0, "uid",
+				 t->sb ? (int)sbx_sandbox_uid(t->sb) : 0, "client_uid",
+				 t->conn ? (int)t->conn->peer.uid : -1, "age_ms",
+				 (json_int_t)(t->t_start ? now - t->t_start : 0)));
 	}
 	sbx_conn_send(c, sbx_protocol_ok_line(req->id, json_pack("{s:o}", "tasks", a)));
 }

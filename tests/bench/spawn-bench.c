@@ -11,9 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/wait.h>
 
 static double now_ms(void)
 {
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
 	struct {
 		pid_t pid;
 		double t;
-	} *run;
+	} * run;
 	int started = 0, done = 0, failed = 0;
 
 	while ((opt = getopt(argc, argv, "n:w:j:")) >= 0) {

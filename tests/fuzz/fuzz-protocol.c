@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *line;
 
 	if (sbx_protocol_parse((const char *)data, size, &req, &err) < 0)
-		line = sbx_protocol_error_line(req.has_id ? req.id : NULL, err.code, err.message, NULL);
+		line = sbx_protocol_error_line(req.has_id ? req.id : NULL, err.code, err.message,
+					       NULL);
 	else
 		line = sbx_protocol_ok_line(req.id, json_pack("{s:s}", "op", sbx_op_name(req.op)));
 	free(line);

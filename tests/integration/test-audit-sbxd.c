@@ -6,13 +6,14 @@
  * log's file system is full, sbxd refuses new tasks with audit_unavailable, and resumes by
  * itself when space is freed, the chain recording the outage.
  */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
+
 #include <sys/mount.h>
 #include <sys/wait.h>
 
@@ -61,16 +62,15 @@ Test(audit_sbxd, every_task_is_started_and_exited_once_in_the_log)
 	size_t len;
 
 	cr_assert(eq(int, sbx_fixture_start(&fx, &o), 0));
-	(void)snprintf(canary, sizeof(canary), "sk-audit-canary-%d-%ld", (int)getpid(),
-		       random());
+	(void)snprintf(canary, sizeof(canary), "sk-audit-canary-%d-%ld", (int)getpid(), random());
 	cr_assert(eq(int, sbx_client_test_connect(fx.sock, &c[0]), 0));
-	cr_assert(eq(int,
-		     sbx_client_test_call(c[0],
-					  json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", "seal", "op",
-						    "seal", "context", "audit:1", "secrets",
-						    "AUDIT_TOKEN", canary),
-					  10000, &reply),
-		     0));
+	cr_assert(eq(
+	    int,
+	    sbx_client_test_call(c[0],
+				 json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", "seal", "op", "seal",
+					   "context", "audit:1", "secrets", "AUDIT_TOKEN", canary),
+				 10000, &reply),
+	    0));
 	blob = json_string_value(json_object_get(reply, "sealed"));
 	cr_assert(blob != NULL);
 	for (int k = 1; k < CONNS; k++)
@@ -95,8 +95,8 @@ Test(audit_sbxd, every_task_is_started_and_exited_once_in_the_log)
 			for (int k = 0; k < CONNS; k++) {
 				struct sbx_client_test_task t;
 				(void)snprintf(id, sizeof(id), "c%d-%d", k, i);
-				cr_assert(eq(int, sbx_client_test_wait(c[k], id, 120000, &t), 0), "%s",
-					  id);
+				cr_assert(eq(int, sbx_client_test_wait(c[k], id, 120000, &t), 0),
+					  "%s", id);
 				cr_assert(t.exit != NULL, "%s ended without exit (%s)", id,
 					  t.error_code ? t.error_code : "-");
 				cr_assert(eq(int, t.code, 0));
@@ -121,9 +121,10 @@ Test(audit_sbxd, every_task_is_started_and_exited_once_in_the_log)
 	cr_assert(eq(ptr, strstr(log, canary), NULL), "the canary is in the audit log");
 	sbx_test_run_done(&r);
 
-	cr_assert(eq(int, sbx_test_runv(&r, 60000, sbx_test_build_path("sbxctl"), "audit", "verify",
-					path, NULL),
-		     0));
+	cr_assert(eq(
+	    int,
+	    sbx_test_runv(&r, 60000, sbx_test_build_path("sbxctl"), "audit", "verify", path, NULL),
+	    0));
 	if (r.code != 0)
 		sbx_test_run_dump("sbxctl audit verify", &r);
 	cr_assert(eq(int, r.code, 0));
@@ -160,7 +161,10 @@ static const char *run_true(const char *sock, const char *id)
 						   "policy", "default", "argv", "/bin/true"),
 					 30000, &t),
 		     0));
-	(void)snprintf(code, sizeof(code), "%s", t.exit ? "exit" : t.error_code ? t.error_code : "?");
+	(void)snprintf(code, sizeof(code), "%s",
+		       t.exit	      ? "exit"
+		       : t.error_code ? t.error_code
+				      : "?");
 	sbx_client_test_task_done(&t);
 	sbx_client_test_free(c);
 	return code;
@@ -212,9 +216,10 @@ Test(audit_sbxd, full_audit_disk_refuses_new_work_and_recovers)
 
 	cr_assert(eq(int, kill(pid, SIGTERM), 0));
 	cr_assert(eq(int, waitpid(pid, &st, 0), pid));
-	cr_assert(eq(int, sbx_test_runv(&r, 30000, sbx_test_build_path("sbxctl"), "audit", "verify",
-					path, NULL),
-		     0));
+	cr_assert(eq(
+	    int,
+	    sbx_test_runv(&r, 30000, sbx_test_build_path("sbxctl"), "audit", "verify", path, NULL),
+	    0));
 	if (r.code != 0)
 		sbx_test_run_dump("sbxctl audit verify", &r);
 	cr_assert(eq(int, r.code, 0));
@@ -273,9 +278,8 @@ Test(audit_sbxd, sigkill_of_sbxd_leaves_no_sandbox_and_restart_is_clean)
 	for (int i = 0; i < 50; i++) {
 		char id[16];
 		(void)snprintf(id, sizeof(id), "k%d", i);
-		cr_assert(eq(int,
-			     sbx_client_test_send_take(c, sbx_client_test_sh(id, "sleep 876.5")),
-			     0));
+		cr_assert(eq(
+		    int, sbx_client_test_send_take(c, sbx_client_test_sh(id, "sleep 876.5")), 0));
 	}
 	for (int i = 0; i < 100 && !sbx_fixture_find_process("876.5"); i++)
 		(void)usleep(50000);
@@ -297,9 +301,10 @@ Test(audit_sbxd, sigkill_of_sbxd_leaves_no_sandbox_and_restart_is_clean)
 	cr_assert(eq(str, (char *)run_true(sock, "after-restart"), "exit"));
 	cr_assert(eq(int, kill(pid, SIGTERM), 0));
 	cr_assert(eq(int, waitpid(pid, &st, 0), pid));
-	cr_assert(eq(int, sbx_test_runv(&r, 30000, sbx_test_build_path("sbxctl"), "audit", "verify",
-					path, NULL),
-		     0));
+	cr_assert(eq(
+	    int,
+	    sbx_test_runv(&r, 30000, sbx_test_build_path("sbxctl"), "audit", "verify", path, NULL),
+	    0));
 	if (r.code != 0)
 		sbx_test_run_dump("sbxctl audit verify", &r);
 	cr_assert(eq(int, r.code, 0));

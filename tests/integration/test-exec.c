@@ -10,10 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -49,10 +50,10 @@ static size_t slen(const char *s)
 }
 
 /* Runs `sbxctl exec ARGS...` with stdin in (may be NULL). */
-#define EXEC(r, in, ...)                                                                           \
-	do {                                                                                       \
-		char *argv_[] = {sbxctl, "exec", __VA_ARGS__, NULL};                               \
-		cr_assert(eq(int, sbx_test_run(argv_, NULL, in, slen(in), 30000, r), 0));             \
+#define EXEC(r, in, ...)                                                                  \
+	do {                                                                              \
+		char *argv_[] = {sbxctl, "exec", __VA_ARGS__, NULL};                      \
+		cr_assert(eq(int, sbx_test_run(argv_, NULL, in, slen(in), 30000, r), 0)); \
 	} while (0)
 
 static void expect_code(struct sbx_test_run *r, int code)
@@ -72,10 +73,11 @@ static char *policy_file(const char *name, const char *body)
 	return path;
 }
 
-#define BASE_POLICY                                                                                \
-	"\"binds\": [{\"source\": \"/usr\"}, {\"source\": \"/bin\", \"optional\": true},"          \
-	" {\"source\": \"/lib\", \"optional\": true}, {\"source\": \"/lib64\", \"optional\": true}," \
-	" {\"source\": \"/sbin\", \"optional\": true}],"                                             \
+#define BASE_POLICY                                                                            \
+	"\"binds\": [{\"source\": \"/usr\"}, {\"source\": \"/bin\", \"optional\": true},"      \
+	" {\"source\": \"/lib\", \"optional\": true}, {\"source\": \"/lib64\", \"optional\": " \
+	"true},"                                                                               \
+	" {\"source\": \"/sbin\", \"optional\": true}],"                                       \
 	" \"tmpfs\": [{\"target\": \"/tmp\", \"size\": \"16M\"}]"
 
 Test(exec, exit_code_passes_through)
@@ -197,8 +199,9 @@ Test(exec, non_root_caller_is_125)
 	struct sbx_test_run r;
 
 	/* The test runs as root; drop to nobody for this one call. */
-	cr_assert(eq(int, sbx_test_runv(&r, 10000, "setpriv", "--reuid=65534", "--regid=65534",
-					"--clear-groups", sbxctl, "exec", "--", "/bin/true", NULL),
+	cr_assert(eq(int,
+		     sbx_test_runv(&r, 10000, "setpriv", "--reuid=65534", "--regid=65534",
+				   "--clear-groups", sbxctl, "exec", "--", "/bin/true", NULL),
 		     0));
 	expect_code(&r, 125);
 	cr_assert(sbx_test_contains(r.err, "root"));
@@ -374,8 +377,9 @@ static void wait_line(int fd, const char *what)
 
 Test(exec, sigkill_of_sbxctl_leaves_nothing_running)
 {
-	char *argv[] = {sbxctl, "exec", "--", "/bin/sh", "-c",
-			"sleep 987.25 & echo started; sleep 987.25", NULL};
+	char *argv[] = {sbxctl,	   "exec", "--",
+			"/bin/sh", "-c",   "sleep 987.25 & echo started; sleep 987.25",
+			NULL};
 	int out, st;
 	pid_t pid = start_exec(argv, &out);
 
@@ -390,8 +394,10 @@ Test(exec, sigkill_of_sbxctl_leaves_nothing_running)
 
 Test(exec, sigterm_is_forwarded_to_the_payload)
 {
-	char *argv[] = {sbxctl, "exec", "--", "/bin/sh", "-c",
-			"trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done", NULL};
+	char *argv[] = {sbxctl, "exec",
+			"--",	"/bin/sh",
+			"-c",	"trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done",
+			NULL};
 	int out, st;
 	pid_t pid = start_exec(argv, &out);
 
@@ -422,7 +428,8 @@ Test(exec, no_cgroup_left_behind)
 			if (strncmp(de->d_name, "exec-", 5) != 0)
 				continue;
 			pid = strtol(de->d_name + 5, NULL, 10);
-			cr_assert(kill((pid_t)pid, 0) == 0, "stale cgroup %s/%s", dirs[i], de->d_name);
+			cr_assert(kill((pid_t)pid, 0) == 0, "stale cgroup %s/%s", dirs[i],
+				  de->d_name);
 		}
 		if (d)
 			(void)closedir(d);
@@ -434,7 +441,8 @@ Test(exec, no_cgroup_left_behind)
 static void keys_cmd(const char *keyring, const char *in, const char *a1, const char *a2,
 		     struct sbx_test_run *r)
 {
-	char *argv[] = {sbxctl, (char *)a1, (char *)a2, "--keyring", (char *)keyring, NULL, NULL, NULL};
+	char *argv[] = {sbxctl,		 (char *)a1, (char *)a2, "--keyring",
+			(char *)keyring, NULL,	     NULL,	 NULL};
 
 	if (strcmp(a1, "seal") == 0) {
 		argv[2] = "--context";

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include <sys/stat.h>
 
 #include <criterion/criterion.h>
@@ -106,9 +107,9 @@ static void assert_one_line_naming(const struct sbx_test_run *r, const char *wha
 static void all_commands_refuse(const char *what)
 {
 	const char *cmds[][4] = {
-		{"keys", "list", NULL},     {"keys", "verify", NULL},    {"keys", "rotate", NULL},
-		{"keys", "retire", "1"},    {"keys", "activate", "1"},   {"keys", "destroy", "1"},
-		{"keys", "backup", NULL},   {"keys", "import-fernet", NULL}, {"seal", NULL},
+	    {"keys", "list", NULL},   {"keys", "verify", NULL},	       {"keys", "rotate", NULL},
+	    {"keys", "retire", "1"},  {"keys", "activate", "1"},       {"keys", "destroy", "1"},
+	    {"keys", "backup", NULL}, {"keys", "import-fernet", NULL}, {"seal", NULL},
 	};
 	struct stat before, after;
 	bool had = stat(kr, &before) == 0;
@@ -140,8 +141,9 @@ static void all_commands_refuse(const char *what)
 		}
 		argv[n] = NULL;
 		cr_assert(eq(int, sbx_test_run(argv, NULL, "A_TOKEN=x\n", 10, T_MS, &r), 0));
-		cr_assert(eq(int, r.code, strcmp(cmds[i][1] ? cmds[i][1] : "", "verify") == 0 ? 1 : 78),
-			  "%s %s on %s: exit %d", cmds[i][0], cmds[i][1] ? cmds[i][1] : "", what, r.code);
+		cr_assert(
+		    eq(int, r.code, strcmp(cmds[i][1] ? cmds[i][1] : "", "verify") == 0 ? 1 : 78),
+		    "%s %s on %s: exit %d", cmds[i][0], cmds[i][1] ? cmds[i][1] : "", what, r.code);
 		assert_one_line_naming(&r, what);
 		cr_assert(eq(int, access(out, F_OK), -1), "no backup of a broken keyring");
 		sbx_test_run_done(&r);
@@ -254,7 +256,7 @@ Test(keys_cli, state_commands_and_refusals)
 	/* destroy without --yes and without a terminal refuses. */
 	{
 		char *argv[] = {"/usr/bin/setsid", "-w", sbxctl, "keys", "destroy", "1",
-				"--keyring", kr, NULL};
+				"--keyring",	   kr,	 NULL};
 		cr_assert(eq(int, sbx_test_run(argv, NULL, NULL, 0, T_MS, &r), 0));
 		cr_assert(eq(int, r.code, 1));
 		cr_assert(sbx_test_contains(r.err, "--yes"));
@@ -303,50 +305,59 @@ Test(keys_cli, backup_restore)
 	(void)snprintf(list1, sizeof(list1), "%s", r.out);
 	sbx_test_run_done(&r);
 
-	sbx(&r, NULL, "keys", "backup", "--keyring", kr, "--out", bak, "--passphrase-file", shortp, NULL);
+	sbx(&r, NULL, "keys", "backup", "--keyring", kr, "--out", bak, "--passphrase-file", shortp,
+	    NULL);
 	cr_assert(eq(int, r.code, 1));
 	cr_assert(sbx_test_contains(r.err, "too short"));
 	sbx_test_run_done(&r);
 	write_pass(shortp, "");
-	sbx(&r, NULL, "keys", "backup", "--keyring", kr, "--out", bak, "--passphrase-file", shortp, NULL);
+	sbx(&r, NULL, "keys", "backup", "--keyring", kr, "--out", bak, "--passphrase-file", shortp,
+	    NULL);
 	cr_assert(eq(int, r.code, 1));
 	cr_assert(sbx_test_contains(r.err, "empty"));
 	sbx_test_run_done(&r);
-	sbx(&r, NULL, "keys", "backup", "--keyring", kr, "--out", bak, "--passphrase-file", pp, NULL);
+	sbx(&r, NULL, "keys", "backup", "--keyring", kr, "--out", bak, "--passphrase-file", pp,
+	    NULL);
 	cr_assert(eq(int, r.code, 0));
 	assert_no_leak(&r, pass);
 	sbx_test_run_done(&r);
-	sbx(&r, NULL, "keys", "backup", "--keyring", kr, "--out", bak, "--passphrase-file", pp, NULL);
+	sbx(&r, NULL, "keys", "backup", "--keyring", kr, "--out", bak, "--passphrase-file", pp,
+	    NULL);
 	cr_assert(eq(int, r.code, 1), "backup never overwrites without --force");
 	sbx_test_run_done(&r);
 
 	/* Wrong passphrase: clear error, nothing written. */
-	sbx(&r, NULL, "keys", "restore", "--keyring", other, "--in", bak, "--passphrase-file", wrong, NULL);
+	sbx(&r, NULL, "keys", "restore", "--keyring", other, "--in", bak, "--passphrase-file",
+	    wrong, NULL);
 	cr_assert(eq(int, r.code, 1));
 	cr_assert(sbx_test_contains(r.err, "wrong passphrase"));
 	cr_assert(eq(int, access(other, F_OK), -1));
 	sbx_test_run_done(&r);
 	/* Right passphrase into a new place: same keys. */
-	sbx(&r, NULL, "keys", "restore", "--keyring", other, "--in", bak, "--passphrase-file", pp, NULL);
+	sbx(&r, NULL, "keys", "restore", "--keyring", other, "--in", bak, "--passphrase-file", pp,
+	    NULL);
 	cr_assert(eq(int, r.code, 0), "%s", r.err);
 	sbx_test_run_done(&r);
 	sbx(&r, NULL, "keys", "list", "--keyring", other, NULL);
 	cr_assert(eq(str, r.out, list1));
 	sbx_test_run_done(&r);
 	/* Over an existing keyring: only with --force, and next id never goes down. */
-	sbx(&r, NULL, "keys", "restore", "--keyring", kr, "--in", bak, "--passphrase-file", pp, NULL);
+	sbx(&r, NULL, "keys", "restore", "--keyring", kr, "--in", bak, "--passphrase-file", pp,
+	    NULL);
 	cr_assert(eq(int, r.code, 1));
 	cr_assert(sbx_test_contains(r.err, "--force"));
 	sbx_test_run_done(&r);
 	sbx(&r, NULL, "keys", "rotate", "--keyring", kr, NULL);
 	sbx_test_run_done(&r);
-	sbx(&r, NULL, "keys", "restore", "--keyring", kr, "--in", bak, "--passphrase-file", pp, "--force", NULL);
+	sbx(&r, NULL, "keys", "restore", "--keyring", kr, "--in", bak, "--passphrase-file", pp,
+	    "--force", NULL);
 	cr_assert(eq(int, r.code, 0));
 	cr_assert(sbx_test_contains(r.out, "next id 4"), "%s", r.out);
 	sbx_test_run_done(&r);
 	/* Garbage as a backup. */
 	cr_assert(eq(int, sbx_test_write_file(bak, "sbxbak1:nonsense\n"), 0));
-	sbx(&r, NULL, "keys", "restore", "--keyring", other, "--in", bak, "--passphrase-file", pp, "--force", NULL);
+	sbx(&r, NULL, "keys", "restore", "--keyring", other, "--in", bak, "--passphrase-file", pp,
+	    "--force", NULL);
 	cr_assert(eq(int, r.code, 1));
 	cr_assert(sbx_test_contains(r.err, "malformed backup"));
 	sbx_test_run_done(&r);
@@ -370,8 +381,9 @@ Test(keys_cli, seal_and_inspect)
 	sbx(&r, NULL, "sealed", "inspect", blob, NULL);
 	cr_assert(eq(int, r.code, 0));
 	cr_assert(sbx_test_contains(r.out, "version: 1\nkey_id: 1\nsealed_at: "));
-	cr_assert(eq(int, (int)(strchr(strstr(r.out, "sealed_at"), '\n') - r.out + 1), (int)r.out_len),
-		  "nothing else: %s", r.out);
+	cr_assert(
+	    eq(int, (int)(strchr(strstr(r.out, "sealed_at"), '\n') - r.out + 1), (int)r.out_len),
+	    "nothing else: %s", r.out);
 	sbx_test_run_done(&r);
 	blob[10] = blob[10] == 'A' ? 'B' : 'A';
 	blob[0] = 'x';
@@ -409,20 +421,22 @@ Test(keys_cli, import_fernet)
 	(void)snprintf(fk, sizeof(fk), "%s/fernet.key", dir);
 	(void)snprintf(in, sizeof(in), "%s/import.tsv", dir);
 	/* Python's cryptography makes the key and tokens: two good, then one of each fault. */
-	(void)snprintf(cmd, sizeof(cmd),
-		       "/usr/bin/python3 -c 'import sys,json,os,base64\n"
-		       "from cryptography.fernet import Fernet\n"
-		       "k=Fernet.generate_key(); f=Fernet(k); open(sys.argv[1],\"wb\").write(k)\n"
-		       "good=lambda: f.encrypt(json.dumps({\"openai-api-key\": os.urandom(16).hex()}).encode()).decode()\n"
-		       "t=bytearray(base64.urlsafe_b64decode(good())); t[-1]^=1\n"
-		       "v=bytearray(base64.urlsafe_b64decode(good())); v[0]=0x81\n"
-		       "lines=[\"tenant:1\\t\"+good(), \"tenant:2\\t\"+good(),"
-		       "\"t3\\t\"+base64.urlsafe_b64encode(bytes(t)).decode(),"
-		       "\"t4\\t\"+base64.urlsafe_b64encode(bytes(v)).decode(),"
-		       "\"t5\\t\"+f.encrypt(b\"not json\").decode(), \"t6\\t%%%%\","
-		       "\"no tab here\", \"t8\\t\"+Fernet(Fernet.generate_key()).encrypt(b\"{}\").decode()]\n"
-		       "open(sys.argv[2],\"w\").write(\"\\n\".join(lines)+\"\\n\")' %s %s",
-		       fk, in);
+	(void)snprintf(
+	    cmd, sizeof(cmd),
+	    "/usr/bin/python3 -c 'import sys,json,os,base64\n"
+	    "from cryptography.fernet import Fernet\n"
+	    "k=Fernet.generate_key(); f=Fernet(k); open(sys.argv[1],\"wb\").write(k)\n"
+	    "good=lambda: f.encrypt(json.dumps({\"openai-api-key\": "
+	    "os.urandom(16).hex()}).encode()).decode()\n"
+	    "t=bytearray(base64.urlsafe_b64decode(good())); t[-1]^=1\n"
+	    "v=bytearray(base64.urlsafe_b64decode(good())); v[0]=0x81\n"
+	    "lines=[\"tenant:1\\t\"+good(), \"tenant:2\\t\"+good(),"
+	    "\"t3\\t\"+base64.urlsafe_b64encode(bytes(t)).decode(),"
+	    "\"t4\\t\"+base64.urlsafe_b64encode(bytes(v)).decode(),"
+	    "\"t5\\t\"+f.encrypt(b\"not json\").decode(), \"t6\\t%%%%\","
+	    "\"no tab here\", \"t8\\t\"+Fernet(Fernet.generate_key()).encrypt(b\"{}\").decode()]\n"
+	    "open(sys.argv[2],\"w\").write(\"\\n\".join(lines)+\"\\n\")' %s %s",
+	    fk, in);
 	cr_assert(eq(int, system(cmd), 0));
 	f = fopen(in, "re");
 	cr_assert(f != NULL);
@@ -431,7 +445,8 @@ Test(keys_cli, import_fernet)
 		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 		buf[n] = '\0';
 		(void)fclose(f);
-		sbx(&r, buf, "keys", "import-fernet", "--fernet-key-file", fk, "--keyring", kr, NULL);
+		sbx(&r, buf, "keys", "import-fernet", "--fernet-key-file", fk, "--keyring", kr,
+		    NULL);
 	}
 	cr_assert(eq(int, r.code, 1));
 	cr_assert(sbx_test_contains(r.out, "tenant:1\tsbx1:"));

@@ -12,10 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -152,8 +153,15 @@ Test(systemd, socket_activation)
 	nfd = notify_socket(nsock);
 	/* systemd-socket-activate listens and hands the socket to sbxd as fd 3 (LISTEN_FDS=1);
 	 * it passes on only the variables named with -E. */
-	char *argv[] = {"/usr/bin/systemd-socket-activate", "-E", "NOTIFY_SOCKET", "-l", sock,
-			sbxd, "--dev", dir, NULL};
+	char *argv[] = {"/usr/bin/systemd-socket-activate",
+			"-E",
+			"NOTIFY_SOCKET",
+			"-l",
+			sock,
+			sbxd,
+			"--dev",
+			dir,
+			NULL};
 	sbx_test_require_file(argv[0]);
 	pid = start(argv, nsock);
 	/* It starts sbxd on the first connection (inetd style), which then answers it. */

@@ -117,9 +117,14 @@ Test(backup, refuses_bad_input_and_costs)
 	cr_assert(text == NULL);
 	cr_assert(eq(int, sbx_backup_read("", p, &back, err, sizeof(err)), -EBADMSG));
 	cr_assert(eq(int, sbx_backup_read("sbxbak1:", p, &back, err, sizeof(err)), -EBADMSG));
-	cr_assert(eq(int, sbx_backup_read("sbx-keyring 1\n", p, &back, err, sizeof(err)), -EBADMSG));
+	cr_assert(
+	    eq(int, sbx_backup_read("sbx-keyring 1\n", p, &back, err, sizeof(err)), -EBADMSG));
 	/* A header asking for 2^32 KiB of memory is refused before any work. */
-	cr_assert(eq(int, sbx_backup_read("sbxbak1:AQIAAAAC_____AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-					  p, &back, err, sizeof(err)), -ERANGE));
+	cr_assert(eq(int,
+		     sbx_backup_read("sbxbak1:AQIAAAAC_____"
+				     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+				     "AAAAAAAAAAAAAAAAAAAAAAAA",
+				     p, &back, err, sizeof(err)),
+		     -ERANGE));
 	cr_assert(back == NULL);
 }

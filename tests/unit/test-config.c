@@ -37,7 +37,8 @@ Test(config, defaults_and_values)
 	write_config("{\"socket\":{\"path\":\"/run/x.sock\",\"mode\":\"0600\"},"
 		     "\"limits\":{\"max_tasks\":3,\"max_frame\":\"64K\",\"idle_timeout\":\"5s\"},"
 		     "\"audit\":{\"durability\":\"fsync\"},"
-		     "\"clients\":[{\"uids\":[1000],\"ops\":[\"run\",\"hello\"],\"policies\":[\"default\"]}]}");
+		     "\"clients\":[{\"uids\":[1000],\"ops\":[\"run\",\"hello\"],\"policies\":["
+		     "\"default\"]}]}");
 	cr_assert(eq(int, sbx_config_load(path, &c), 0));
 	cr_assert(eq(str, c->socket_path, "/run/x.sock"));
 	cr_assert(eq(u32, (unsigned)c->socket_mode, 0600));

@@ -74,16 +74,17 @@ Test(fernet, spec_verify_vectors)
 	json_t *all = vectors("verify.json"), *v;
 	size_t i;
 
-	json_array_foreach(all, i, v) {
+	json_array_foreach(all, i, v)
+	{
 		_cleanup_(sbx_secret_freep) struct sbx_secret *k =
-			key_from(json_string_value(json_object_get(v, "secret")));
+		    key_from(json_string_value(json_object_get(v, "secret")));
 		_cleanup_(sbx_secret_freep) struct sbx_secret *pt = NULL;
 		enum sbx_fernet_error e;
 		const char *tok = json_string_value(json_object_get(v, "token"));
 		const char *src = json_string_value(json_object_get(v, "src"));
-		int r = sbx_fernet_decrypt(k, tok, strlen(tok),
-					   rfc3339(json_string_value(json_object_get(v, "now"))),
-					   json_integer_value(json_object_get(v, "ttl_sec")), &pt, &e);
+		int r = sbx_fernet_decrypt(
+		    k, tok, strlen(tok), rfc3339(json_string_value(json_object_get(v, "now"))),
+		    json_integer_value(json_object_get(v, "ttl_sec")), &pt, &e);
 		cr_assert(eq(int, r, 0), "vector %zu: %s", i, sbx_fernet_error_name(e));
 		cr_assert(eq(sz, sbx_secret_len(pt), strlen(src)));
 		cr_assert(memcmp(sbx_secret_data(pt), src, strlen(src)) == 0);
@@ -96,9 +97,10 @@ Test(fernet, spec_generate_vectors_decrypt)
 	json_t *all = vectors("generate.json"), *v;
 	size_t i;
 
-	json_array_foreach(all, i, v) {
+	json_array_foreach(all, i, v)
+	{
 		_cleanup_(sbx_secret_freep) struct sbx_secret *k =
-			key_from(json_string_value(json_object_get(v, "secret")));
+		    key_from(json_string_value(json_object_get(v, "secret")));
 		_cleanup_(sbx_secret_freep) struct sbx_secret *pt = NULL;
 		enum sbx_fernet_error e;
 		const char *tok = json_string_value(json_object_get(v, "token"));
@@ -115,16 +117,17 @@ Test(fernet, spec_invalid_vectors)
 	json_t *all = vectors("invalid.json"), *v;
 	size_t i, n = 0;
 
-	json_array_foreach(all, i, v) {
+	json_array_foreach(all, i, v)
+	{
 		_cleanup_(sbx_secret_freep) struct sbx_secret *k =
-			key_from(json_string_value(json_object_get(v, "secret")));
+		    key_from(json_string_value(json_object_get(v, "secret")));
 		struct sbx_secret *pt = NULL;
 		enum sbx_fernet_error e = SBX_FERNET_OK;
 		const char *tok = json_string_value(json_object_get(v, "token"));
 		const char *desc = json_string_value(json_object_get(v, "desc"));
-		int r = sbx_fernet_decrypt(k, tok, strlen(tok),
-					   rfc3339(json_string_value(json_object_get(v, "now"))),
-					   json_integer_value(json_object_get(v, "ttl_sec")), &pt, &e);
+		int r = sbx_fernet_decrypt(
+		    k, tok, strlen(tok), rfc3339(json_string_value(json_object_get(v, "now"))),
+		    json_integer_value(json_object_get(v, "ttl_sec")), &pt, &e);
 		cr_assert(eq(int, r, -EBADMSG), "'%s' accepted", desc);
 		cr_assert(pt == NULL);
 		cr_assert(ne(int, (int)e, SBX_FERNET_OK));
@@ -140,17 +143,18 @@ static void python_token(const char *plaintext_kind, char key[64], char *tok, si
 	char cmd[1024];
 	FILE *p;
 
-	(void)snprintf(cmd, sizeof(cmd),
-		       "/usr/bin/python3 -c 'import sys,json,os\n"
-		       "from cryptography.fernet import Fernet\n"
-		       "k=Fernet.generate_key()\n"
-		       "kind=sys.argv[1]\n"
-		       "pt={\"good\": json.dumps({\"anthropic-api-key\": os.urandom(16).hex(), "
-		       "\"github_token\": os.urandom(16).hex()}),"
-		       "\"array\": \"[1,2]\", \"text\": \"hello\", \"number\": json.dumps({\"A_TOKEN\": 1}),"
-		       "\"reserved\": json.dumps({\"ld_preload\": \"x\"})}[kind]\n"
-		       "print(k.decode()); print(Fernet(k).encrypt(pt.encode()).decode())' %s",
-		       plaintext_kind);
+	(void)snprintf(
+	    cmd, sizeof(cmd),
+	    "/usr/bin/python3 -c 'import sys,json,os\n"
+	    "from cryptography.fernet import Fernet\n"
+	    "k=Fernet.generate_key()\n"
+	    "kind=sys.argv[1]\n"
+	    "pt={\"good\": json.dumps({\"anthropic-api-key\": os.urandom(16).hex(), "
+	    "\"github_token\": os.urandom(16).hex()}),"
+	    "\"array\": \"[1,2]\", \"text\": \"hello\", \"number\": json.dumps({\"A_TOKEN\": 1}),"
+	    "\"reserved\": json.dumps({\"ld_preload\": \"x\"})}[kind]\n"
+	    "print(k.decode()); print(Fernet(k).encrypt(pt.encode()).decode())' %s",
+	    plaintext_kind);
 	p = popen(cmd, "r");
 	cr_assert(p != NULL);
 	cr_assert(fgets(key, 64, p) != NULL);
@@ -207,7 +211,8 @@ Test(fernet, tampered_python_token)
 
 	python_token("good", key, tok, sizeof(tok));
 	_cleanup_(sbx_secret_freep) struct sbx_secret *k = key_from(key);
-	_cleanup_(sbx_secret_freep) struct sbx_secret *wrong = key_from("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=");
+	_cleanup_(sbx_secret_freep) struct sbx_secret *wrong =
+	    key_from("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=");
 	cr_assert(eq(int, sbx_keyring_new(&kr), 0));
 	n = strlen(tok);
 	/* Every character replaced: never a success, always a named fault. */

@@ -5,9 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -78,7 +79,9 @@ Test(ids, refuses_a_planted_directory)
  * every uid must be different (a shared uid would be a cross-sandbox channel). */
 Test(ids, concurrent_processes_never_share)
 {
-	enum { N = 16 };
+	enum {
+		N = 16
+	};
 	int go[2], hold[2], res[2];
 	uid_t seen[N];
 	pid_t kids[N];
@@ -98,7 +101,8 @@ Test(ids, concurrent_processes_never_share)
 			if (sbx_ids_lease(dir, 310000, N, &l) < 0)
 				_exit(1);
 			(void)!write(res[1], &l.uid, sizeof(l.uid));
-			(void)!read(hold[0], &c, 1); /* hold the lease until the parent closes hold */
+			(void)!read(hold[0], &c,
+				    1); /* hold the lease until the parent closes hold */
 			_exit(0);
 		}
 	}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include <sys/stat.h>
 
 #include <criterion/criterion.h>
@@ -107,8 +108,9 @@ Test(keyring, refuses_bad_files)
 		cr_assert(eq(int, chown(path, 1000, 1000), 0));
 		cr_assert(eq(int, load(&out, err), -EPERM));
 		cr_assert(strstr(err, "uid 1000") != NULL, "%s", err);
-		cr_assert(eq(int, sbx_keyring_load(path, SBX_KEYRING_OWNER_SELF, &out, err,
-						   sizeof(err)), -EPERM));
+		cr_assert(eq(int,
+			     sbx_keyring_load(path, SBX_KEYRING_OWNER_SELF, &out, err, sizeof(err)),
+			     -EPERM));
 		cr_assert(eq(int, chown(path, 0, 0), 0));
 	}
 	(void)snprintf(link, sizeof(link), "%s/link", dir);
@@ -150,7 +152,9 @@ Test(keyring, refuses_malformed_content)
 
 	expect_bad("", "empty");
 	expect_bad("garbage\n", "garbage");
-	expect_bad("\x7f" "ELF\x01\x02\0\0", "binary");
+	expect_bad("\x7f"
+		   "ELF\x01\x02\0\0",
+		   "binary");
 	cr_assert(eq(int, unlink(path), 0));
 	cr_assert(eq(int, sbx_keyring_new(&kr), 0));
 	cr_assert(eq(int, sbx_keyring_rotate(kr, NULL), 0));

@@ -22,8 +22,8 @@ static void refused(const char *line, enum sbx_error code, const char *in_messag
 	cr_assert(lt(int, parse(line, &req, &err), 0), "accepted: %s", line);
 	cr_assert(eq(str, (char *)sbx_error_name(err.code), (char *)sbx_error_name(code)),
 		  "for %s: %s", line, err.message);
-	cr_assert(strstr(err.message, in_message) != NULL, "message '%s' lacks '%s'",
-		  err.message, in_message);
+	cr_assert(strstr(err.message, in_message) != NULL, "message '%s' lacks '%s'", err.message,
+		  in_message);
 	sbx_request_done(&req);
 }
 
@@ -32,12 +32,13 @@ Test(protocol, parses_a_full_run)
 	struct sbx_request req;
 	struct sbx_proto_error err = {0};
 
-	cr_assert(eq(int,
-		     parse("{\"id\":\"r1\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/echo\","
-			   "\"hi\"],\"env\":{\"LANG\":\"C\"},\"sealed\":\"sbx1:x\",\"context\":\"t:1\","
-			   "\"stdin\":\"aGk=\",\"timeout_ms\":1500,\"cwd\":\"/tmp\"}",
-			   &req, &err),
-		     0));
+	cr_assert(
+	    eq(int,
+	       parse("{\"id\":\"r1\",\"op\":\"run\",\"policy\":\"default\",\"argv\":[\"/bin/echo\","
+		     "\"hi\"],\"env\":{\"LANG\":\"C\"},\"sealed\":\"sbx1:x\",\"context\":\"t:1\","
+		     "\"stdin\":\"aGk=\",\"timeout_ms\":1500,\"cwd\":\"/tmp\"}",
+		     &req, &err),
+	       0));
 	cr_assert(eq(int, req.op, SBX_OP_RUN));
 	cr_assert(eq(str, req.id, "r1"));
 	cr_assert(eq(str, (char *)req.policy, "default"));
@@ -50,12 +51,12 @@ Test(protocol, parses_a_full_run)
 Test(protocol, every_op_parses)
 {
 	static const char *const lines[] = {
-		"{\"id\":\"a\",\"op\":\"hello\"}",
-		"{\"id\":\"b\",\"op\":\"list\"}",
-		"{\"id\":\"c\",\"op\":\"stats\"}",
-		"{\"id\":\"d\",\"op\":\"cancel\",\"task\":\"sbxd-1-1\"}",
-		"{\"id\":\"e\",\"op\":\"seal\",\"context\":\"t\",\"secrets\":{\"A_TOKEN\":\"v\"}}",
-		"{\"id\":\"f\",\"op\":\"rewrap\",\"context\":\"t\",\"sealed\":\"sbx1:x\"}",
+	    "{\"id\":\"a\",\"op\":\"hello\"}",
+	    "{\"id\":\"b\",\"op\":\"list\"}",
+	    "{\"id\":\"c\",\"op\":\"stats\"}",
+	    "{\"id\":\"d\",\"op\":\"cancel\",\"task\":\"sbxd-1-1\"}",
+	    "{\"id\":\"e\",\"op\":\"seal\",\"context\":\"t\",\"secrets\":{\"A_TOKEN\":\"v\"}}",
+	    "{\"id\":\"f\",\"op\":\"rewrap\",\"context\":\"t\",\"sealed\":\"sbx1:x\"}",
 	};
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
@@ -73,11 +74,14 @@ Test(protocol, bad_requests_are_named)
 	refused("{\"op\":\"hello\"}", SBX_E_BAD_REQUEST, "'id'");
 	refused("{\"id\":7,\"op\":\"hello\"}", SBX_E_BAD_REQUEST, "'id'");
 	refused("{\"id\":\"x\"}", SBX_E_BAD_REQUEST, "'op'");
-	refused("{\"id\":\"x\",\"op\":\"hello\",\"extra\":1}", SBX_E_BAD_REQUEST, "unknown field 'extra'");
+	refused("{\"id\":\"x\",\"op\":\"hello\",\"extra\":1}", SBX_E_BAD_REQUEST,
+		"unknown field 'extra'");
 	refused("{\"id\":\"x\",\"op\":\"hello\",\"id\":\"y\"}", SBX_E_BAD_REQUEST, "invalid JSON");
 	refused("{\"id\":\"x\",\"op\":\"run\",\"argv\":[\"a\"]}", SBX_E_BAD_REQUEST, "'policy'");
-	refused("{\"id\":\"x\",\"op\":\"run\",\"policy\":\"p\",\"argv\":[]}", SBX_E_BAD_REQUEST, "'argv'");
-	refused("{\"id\":\"x\",\"op\":\"run\",\"policy\":\"p\",\"argv\":[1]}", SBX_E_BAD_REQUEST, "argv[0]");
+	refused("{\"id\":\"x\",\"op\":\"run\",\"policy\":\"p\",\"argv\":[]}", SBX_E_BAD_REQUEST,
+		"'argv'");
+	refused("{\"id\":\"x\",\"op\":\"run\",\"policy\":\"p\",\"argv\":[1]}", SBX_E_BAD_REQUEST,
+		"argv[0]");
 	refused("{\"id\":\"x\",\"op\":\"run\",\"policy\":\"p\",\"argv\":[\"a\\u0000b\"]}",
 		SBX_E_BAD_REQUEST, "NUL");
 	refused("{\"id\":\"x\",\"op\":\"run\",\"policy\":\"p\",\"argv\":[\"a\"],\"env\":{\"A\":1}}",

@@ -36,7 +36,8 @@ static char *run(const char *text, const size_t *cuts, size_t n_cuts)
 	cr_assert(eq(int, sbx_redact_new(set, &r), 0));
 	for (size_t i = 0; i <= n_cuts; i++) {
 		size_t end = i < n_cuts ? cuts[i] : len;
-		cr_assert(eq(int, sbx_redact_feed(r, text + prev, end - prev, false, &out, &out_len), 0));
+		cr_assert(
+		    eq(int, sbx_redact_feed(r, text + prev, end - prev, false, &out, &out_len), 0));
 		prev = end;
 	}
 	cr_assert(eq(int, sbx_redact_feed(r, "", 0, true, &out, &out_len), 0));

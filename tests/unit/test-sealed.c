@@ -146,7 +146,8 @@ Test(sealed, every_char_change_fails_cleanly)
 				continue;
 			blob[i] = subst[j];
 			int r = open_code(kr, blob, "ctx");
-			cr_assert(clean_failure(r), "change at %zu opened or failed oddly (%d)", i, r);
+			cr_assert(clean_failure(r), "change at %zu opened or failed oddly (%d)", i,
+				  r);
 			tried++;
 		}
 		blob[i] = orig;
@@ -293,8 +294,14 @@ Test(sealed, malformed_inputs)
 {
 	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
 	struct sbx_sealed_header h;
-	const char *bad[] = {"", "sbx1:", "sbx1", "sbx2:AAAA", "SBX1:AQAAAAE", "sbx1:!!!!",
-			     "sbx1:AQAAAAEAAAAAAAAAAA", "sbx1:AQAAAAEAAAAAAAAAAA=="};
+	const char *bad[] = {"",
+			     "sbx1:",
+			     "sbx1",
+			     "sbx2:AAAA",
+			     "SBX1:AQAAAAE",
+			     "sbx1:!!!!",
+			     "sbx1:AQAAAAEAAAAAAAAAAA",
+			     "sbx1:AQAAAAEAAAAAAAAAAA=="};
 
 	cr_assert(eq(int, sbx_keyring_new(&kr), 0));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -379,7 +386,9 @@ Test(sealed, env_lines)
 	struct sbx_secret_set *set = NULL;
 	size_t line = 0;
 
-	cr_assert(eq(int, parse_lines("# c\n\nanthropic-api-key=v=1\r\n  GITHUB_TOKEN = x\n", &line, &set), 0));
+	cr_assert(eq(
+	    int, parse_lines("# c\n\nanthropic-api-key=v=1\r\n  GITHUB_TOKEN = x\n", &line, &set),
+	    0));
 	cr_assert(eq(sz, sbx_secret_set_count(set), 2));
 	cr_assert(eq(str, (char *)sbx_secret_set_name(set, 0), "ANTHROPIC_API_KEY"));
 	cr_assert(eq(str, (char *)sbx_secret_set_name(set, 1), "GITHUB_TOKEN"));
@@ -413,9 +422,15 @@ Test(sealed, context_rules)
 
 Test(sealed, plaintext_parser_rejects)
 {
-	const char *bad[] = {"", "[]", "{\"A_TOKEN\":1}", "{\"a_token\":\"x\"}",
-			     "{\"A_TOKEN\":\"x\",\"A_TOKEN\":\"y\"}", "{\"PATH\":\"x\"}",
-			     "{\"A_TOKEN\":\"x\\u0000y\"}", "{\"A_TOKEN\":\"x\"", "{\"A\":{}}"};
+	const char *bad[] = {"",
+			     "[]",
+			     "{\"A_TOKEN\":1}",
+			     "{\"a_token\":\"x\"}",
+			     "{\"A_TOKEN\":\"x\",\"A_TOKEN\":\"y\"}",
+			     "{\"PATH\":\"x\"}",
+			     "{\"A_TOKEN\":\"x\\u0000y\"}",
+			     "{\"A_TOKEN\":\"x\"",
+			     "{\"A\":{}}"};
 	struct sbx_secret_set *set = NULL;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
