@@ -161,9 +161,13 @@ bench: all $(BENCH_BINS)
 C_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 tidy:
 	clang-tidy --quiet $(filter %.c,$(filter-out tests/%,$(C_SRCS))) -- $(CPPFLAGS) $(SBX_CFLAGS)
+# cppcheck cannot follow _cleanup_ (it reports every scope-freed pointer as a leak) nor
+# jansson's iteration macros; clang-analyzer (make tidy) and ASan/LSan cover leaks instead.
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
-	  --inline-suppr --suppress=missingIncludeSystem -I. -D_GNU_SOURCE $(filter-out tests/%,$(C_SRCS))
+	  --inline-suppr --suppress=missingIncludeSystem --suppress=memleak \
+	  --suppress=unknownMacro --suppress=uninitvar:audit/audit-fields.c \
+	  -I. -D_GNU_SOURCE $(filter-out tests/%,$(C_SRCS))
 format:
 	clang-format -i $(C_SRCS)
 format-check:
