@@ -1735,6 +1735,11 @@ static size_t scan_memory(pid_t pid, const char *needle, size_t nlen, unsigned l
 		char perms[8];
 		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r')
 			continue;
+		/* Mappings over 1 GiB are sanitizer shadow and allocator reservations (an ASan
+		 * sbxd maps terabytes of them); the daemon's own heap, stacks and locked pages
+		 * are far smaller. */
+		if (hi - lo > (1UL << 30))
+			continue;
 		for (unsigned long a = lo; a < hi; a += chunk) {
 			size_t want = hi - a < chunk + nlen ? hi - a : chunk + nlen;
 			ssize_t n = pread(mem, buf, want, (off_t)a);

@@ -469,6 +469,9 @@ static bool in_my_memory(const uint8_t *masked, const uint8_t *mask, size_t n)
 		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r' ||
 		    strstr(line, "[vvar]") || strstr(line, "[vsyscall]"))
 			continue;
+		/* Skip sanitizer shadow and allocator reservations (terabytes under ASan). */
+		if (hi - lo > (1UL << 30))
+			continue;
 		for (unsigned long at = lo; !found && at < hi; at += sizeof(chunk) - n) {
 			size_t want = hi - at < sizeof(chunk) ? hi - at : sizeof(chunk);
 			ssize_t got = pread(mem, chunk, want, (off_t)at);
@@ -688,7 +691,11 @@ Test(audit, crash_garbage_last_line_and_zero_fill)
 	(void)close(fd);
 	/* two bad lines: a human must look */
 	cr_expect(eq(int, sbx_audit_open(&cfg, &a), -EBADMSG));
-	cr_assert(eq(int, truncate(log_path, (off_t)(strlen(slurp(log_path)))), 0));
+	{
+		char *whole = slurp(log_path);
+		cr_assert(eq(int, truncate(log_path, (off_t)strlen(whole)), 0));
+		free(whole);
+	}
 	a = open_cfg(&cfg);
 	sbx_audit_close(a);
 	expect(SBX_AUDIT_VERIFY_OK, 0);
