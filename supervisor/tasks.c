@@ -233,7 +233,7 @@ static void forward(struct sbx_task *t, struct stream *s, const char *data, size
 		data = out;
 		len = out_len;
 	}
-	if (s->bytes + len > cap) {
+	if (cap && s->bytes + len > cap) { /* 0: no cap */
 		s->truncated = true;
 		len = s->bytes < cap ? (size_t)(cap - s->bytes) : 0;
 	}
