@@ -162,6 +162,33 @@ static void record_keyring(const char *event)
 	(void)sbx_record(&server, event, NULL, NULL, &f);
 }
 
+/* What changed between the running keyring and the reloaded one (rotations and retirements
+ * are done offline with `sbxctl keys`; sbxd records them when it takes them in). */
+static void record_keyring_changes(const struct sbx_keyring *old, const struct sbx_keyring *new)
+{
+	uint32_t from = sbx_keyring_primary_id(old), to = sbx_keyring_primary_id(new);
+	struct sbx_key_info now, before;
+
+	if (from != to) {
+		struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+		sbx_audit_fields_uint(&f, "from", from);
+		sbx_audit_fields_uint(&f, "to", to);
+		(void)sbx_record(&server, "keyring.rotated", NULL, NULL, &f);
+	}
+	for (size_t i = 0; sbx_keyring_info(new, i, &now) == 0; i++) {
+		bool was_retired =
+		    sbx_keyring_find(old, now.id, &before) == 0 &&
+		    (before.state == SBX_KEY_RETIRED || before.state == SBX_KEY_DESTROYED);
+		if ((now.state == SBX_KEY_RETIRED || now.state == SBX_KEY_DESTROYED) &&
+		    !was_retired) {
+			struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+			sbx_audit_fields_uint(&f, "key_id", now.id);
+			sbx_audit_fields_str(&f, "state", sbx_key_state_name(now.state));
+			(void)sbx_record(&server, "keyring.retired", NULL, NULL, &f);
+		}
+	}
+}
+
 static void record_daemon(const char *event, const char *failed)
 {
 	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
@@ -205,6 +232,7 @@ static void reload(void)
 	}
 	sbx_policies_free(server.policies);
 	server.policies = TAKE_PTR(set);
+	record_keyring_changes(server.keyring, kr);
 	sbx_keyring_free(server.keyring);
 	server.keyring = TAKE_PTR(kr);
 	if (cfg) {

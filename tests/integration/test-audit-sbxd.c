@@ -312,3 +312,48 @@ Test(audit_sbxd, sigkill_of_sbxd_leaves_no_sandbox_and_restart_is_clean)
 	(void)sbx_test_rm_rf(base);
 	free(base);
 }
+
+/* Keys rotated and retired offline with sbxctl are recorded when sbxd takes them in (SIGHUP). */
+Test(audit_sbxd, keyring_rotation_and_retirement_are_recorded_on_reload)
+{
+	char *base = sbx_test_mkdtemp("keyrec");
+	char dir[4200], sock[4300], log[4300], path[4300], keyring[4300];
+	struct sbx_test_run r;
+	int st;
+	pid_t pid;
+
+	cr_assert(base != NULL);
+	(void)snprintf(dir, sizeof(dir), "%s/dev", base);
+	(void)snprintf(sock, sizeof(sock), "%s/sbxd.sock", dir);
+	(void)snprintf(log, sizeof(log), "%s/sbxd.log", base);
+	(void)snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+	(void)snprintf(keyring, sizeof(keyring), "%s/keyring", dir);
+	pid = start_dev(dir, log);
+	for (int i = 0; i < 100 && access(sock, F_OK) != 0; i++)
+		(void)usleep(50000);
+	cr_assert(eq(int,
+		     sbx_test_runv(&r, 20000, sbx_test_build_path("sbxctl"), "keys", "rotate",
+				   "--keyring", keyring, NULL),
+		     0));
+	cr_assert(eq(int, r.code, 0));
+	sbx_test_run_done(&r);
+	cr_assert(eq(int,
+		     sbx_test_runv(&r, 20000, sbx_test_build_path("sbxctl"), "keys", "retire", "1",
+				   "--keyring", keyring, NULL),
+		     0));
+	cr_assert(eq(int, r.code, 0));
+	sbx_test_run_done(&r);
+	cr_assert(eq(int, kill(pid, SIGHUP), 0));
+	(void)usleep(300000);
+	cr_assert(eq(str, (char *)run_true(sock, "after-reload"), "exit"));
+	cr_assert(eq(int, kill(pid, SIGTERM), 0));
+	cr_assert(eq(int, waitpid(pid, &st, 0), pid));
+	cr_assert(eq(int, sbx_test_runv(&r, 20000, "/bin/cat", path, NULL), 0));
+	cr_assert(sbx_test_contains(r.out, "\"event\":\"keyring.rotated\""));
+	cr_assert(sbx_test_contains(r.out, "\"from\":1,\"to\":2"));
+	cr_assert(sbx_test_contains(r.out, "\"event\":\"keyring.retired\""));
+	cr_assert(sbx_test_contains(r.out, "\"event\":\"daemon.reloaded\""));
+	sbx_test_run_done(&r);
+	(void)sbx_test_rm_rf(base);
+	free(base);
+}
