@@ -52,4 +52,9 @@ say "sbxctl run --timeout 1 -- sleep 10"
 
 say "sbxctl stats"
 "$B/sbxctl" stats --socket "$SOCK"
+
+say "sbxctl audit show $DIR/audit.jsonl        # every decision, chained"
+"$B/sbxctl" audit show "$DIR/audit.jsonl" | tail -n 12
+say "sbxctl audit verify $DIR/audit.jsonl"
+"$B/sbxctl" audit verify "$DIR/audit.jsonl"
 say "kill -TERM sbxd"
