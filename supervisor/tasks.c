@@ -410,7 +410,7 @@ static bool accept_secret(const char *name, void *userdata)
 /* Opens the task's blob; on failure sends the error reply and returns < 0. */
 static int open_secrets(struct sbx_conn *c, const char *req_id, const char *task,
 			struct sbx_policy *p, const char *sealed, const char *context,
-			bool record_opened, struct sbx_secret_set **ret)
+			struct sbx_secret_set **ret)
 {
 	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
 	static const char *const what[_SBX_E_MAX] = {
@@ -427,19 +427,8 @@ static int open_secrets(struct sbx_conn *c, const char *req_id, const char *task
 	if (!sealed)
 		return 0;
 	r = sbx_sealed_open(c->srv->keyring, sealed, context, accept_secret, p, ret);
-	if (r >= 0 && !record_opened)
-		return 0; /* a check at queue time: the opening that counts comes at start */
-	if (r >= 0) {
-		size_t n = sbx_secret_set_count(*ret);
-		const char *names[SBX_SECRET_SET_MAX];
-		for (size_t i = 0; i < n && i < SBX_SECRET_SET_MAX; i++)
-			names[i] = sbx_secret_set_name(*ret, i);
-		sbx_audit_fields_uint(&f, "key_id", sbx_secret_set_key_id(*ret));
-		sbx_audit_fields_str(&f, "context", context);
-		sbx_audit_fields_strv(&f, "names", names, n);
-		(void)sbx_record(c->srv, "secrets.opened", &c->peer, task, &f);
-		return 0;
-	}
+	if (r >= 0)
+		return 0; /* recorded by record_opened() once the task is requested */
 	code = sbx_sealed_error(r);
 	c->srv->stats.tasks_denied++;
 	sbx_audit_fields_str(&f, "code", sbx_error_name(code));
@@ -451,6 +440,21 @@ static int open_secrets(struct sbx_conn *c, const char *req_id, const char *task
 			    what[code] ? what[code] : "the sealed blob could not be opened",
 			    p->name);
 	return r;
+}
+
+/* secrets.opened, for a task that starts now with the set it will receive. */
+static void record_opened(struct sbx_task *t, struct sbx_secret_set *set)
+{
+	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+	const char *names[SBX_SECRET_SET_MAX];
+	size_t n = sbx_secret_set_count(set);
+
+	for (size_t i = 0; i < n && i < SBX_SECRET_SET_MAX; i++)
+		names[i] = sbx_secret_set_name(set, i);
+	sbx_audit_fields_uint(&f, "key_id", sbx_secret_set_key_id(set));
+	sbx_audit_fields_str(&f, "context", t->context);
+	sbx_audit_fields_strv(&f, "names", names, n);
+	(void)sbx_record(t->srv, "secrets.opened", t->conn ? &t->conn->peer : NULL, t->id, &f);
 }
 
 static void on_stdin_written(uv_write_t *w, int status)
@@ -536,6 +540,8 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 	int r = -ENOMEM;
 
 	t->t_start = now_ms();
+	if (set)
+		record_opened(t, set);
 	if (envp && pipe2(outp, O_CLOEXEC) == 0 && pipe2(errp, O_CLOEXEC) == 0 &&
 	    (!t->stdin_data || pipe2(inp, O_CLOEXEC) == 0)) {
 		const struct sbx_sandbox_params params = {
@@ -639,7 +645,7 @@ static void start_next(struct sbx_server *srv)
 			continue;
 		}
 		if (open_secrets(t->conn, t->req_id, t->id, t->pe->policy, t->sealed, t->context,
-				 true, &set) < 0) {
+				 &set) < 0) {
 			task_finish(t);
 			continue;
 		}
@@ -799,7 +805,7 @@ void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
 		       (unsigned long long)++srv->next_task);
 	now = srv->n_running < srv->cfg->max_tasks;
 	/* Open the blob first: a bad one is refused before anything is accepted. */
-	if (open_secrets(c, req->id, id, pe->policy, req->sealed, req->context, now, &set) < 0)
+	if (open_secrets(c, req->id, id, pe->policy, req->sealed, req->context, &set) < 0)
 		return;
 	if (!now)
 		set = sbx_secret_set_free(set); /* reopened when the task leaves the queue */
