@@ -6,11 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
-
-static const char *const base_env[] = {
-    "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "USER=sbx", "LOGNAME=sbx", "LANG=C.UTF-8",
-};
-#define N_BASE (sizeof(base_env) / sizeof(base_env[0]))
+#include "sandbox/sandbox.h"
 
 static size_t name_len(const char *assignment)
 {
@@ -54,12 +50,8 @@ int sbx_exec_env_add(struct sbx_exec_env *e, const char *assignment)
 
 int sbx_exec_env_build(struct sbx_exec_env *e, const struct sbx_policy *p, char *const *secrets)
 {
-	size_t n_secrets = 0;
 	char name[129];
-	size_t k = 0;
 
-	while (secrets && secrets[n_secrets])
-		n_secrets++;
 	for (size_t i = 0; i < e->n_extra; i++) {
 		size_t n = name_len(e->extra[i]);
 		memcpy(name, e->extra[i], n);
@@ -71,27 +63,9 @@ int sbx_exec_env_build(struct sbx_exec_env *e, const struct sbx_policy *p, char 
 			       -EPERM;
 	}
 	free(e->envp);
-	e->envp = calloc(N_BASE + e->n_extra + n_secrets + 1, sizeof(char *));
-	if (!e->envp)
+	e->envp = NULL;
+	if (sbx_sandbox_envp(e->extra, e->n_extra, secrets, &e->envp) < 0)
 		return log_error("out of memory"), -ENOMEM;
-	for (size_t i = 0; i < N_BASE; i++) {
-		/* A policy-approved --env LANG=... replaces the base value. */
-		bool replaced = false;
-		for (size_t j = 0; j < e->n_extra; j++)
-			if (name_len(e->extra[j]) == name_len(base_env[i]) &&
-			    strncmp(e->extra[j], base_env[i], name_len(base_env[i])) == 0)
-				replaced = true;
-		/* Copies: the sandbox's init wipes every envp string of its memory. */
-		if (!replaced && !(e->base[e->n_base++] = strdup(base_env[i])))
-			return log_error("out of memory"), -ENOMEM;
-		if (!replaced)
-			e->envp[k++] = e->base[e->n_base - 1];
-	}
-	for (size_t i = 0; i < e->n_extra; i++)
-		e->envp[k++] = e->extra[i];
-	for (size_t i = 0; i < n_secrets; i++)
-		e->envp[k++] = secrets[i];
-	e->envp[k] = NULL;
 	return 0;
 }
 
@@ -99,8 +73,6 @@ void sbx_exec_env_done(struct sbx_exec_env *e)
 {
 	for (size_t i = 0; i < e->n_extra; i++)
 		free(e->extra[i]);
-	for (size_t i = 0; i < e->n_base; i++)
-		free(e->base[i]);
 	free(e->envp);
 	*e = (struct sbx_exec_env){0};
 }

@@ -15,8 +15,6 @@
 struct sbx_exec_env {
 	char *extra[SBX_EXEC_ENV_MAX]; /* "NAME=VALUE" from --env, owned */
 	size_t n_extra;
-	char *base[8]; /* copies of the base entries, owned */
-	size_t n_base;
 	char **envp; /* built by sbx_exec_env_build: NULL-terminated, owned (the array) */
 };
 

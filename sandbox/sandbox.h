@@ -95,6 +95,12 @@ static inline void sbx_sandbox_freep(struct sbx_sandbox **sb)
 	*sb = sbx_sandbox_free(*sb);
 }
 
+/* The payload's environment from scratch: PATH, HOME=/tmp, USER, LOGNAME, LANG=C.UTF-8, then
+ * extra "NAME=value" entries (one replaces a base variable of its name), then the secrets'
+ * "NAME=value" strings (NULL-terminated, may be NULL; referenced, not copied). One malloc
+ * block: free() it. -ENOMEM. */
+int sbx_sandbox_envp(char *const *extra, size_t n_extra, char *const *secrets, char ***ret);
+
 /* Removes the cgroups of `sbxctl exec` runs whose process was killed outright. */
 void sbx_sandbox_prune_exec(void);
 

@@ -85,11 +85,6 @@ struct sbx_task {
 	uint64_t t_start;
 };
 
-/* Writable on purpose: the sandbox's init wipes every envp string of its copy of our
- * memory once the payload has it (string literals would fault there). */
-static char base_env[][40] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "USER=sbx",
-			      "LOGNAME=sbx", "LANG=C.UTF-8"};
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -486,26 +481,12 @@ static int open_stream(struct sbx_task *t, struct stream *s, int fd, const char 
 static char **build_envp(struct sbx_task *t, struct sbx_secret_set *set)
 {
 	char *const *senv = NULL;
-	size_t n = 0, ns = set ? sbx_secret_set_count(set) : 0;
-	char **envp;
+	char **envp = NULL;
 
 	if (set && sbx_secret_set_envp(set, &senv) < 0)
 		return NULL;
-	envp = calloc(ARRAY_SIZE(base_env) + t->n_env + ns + 1, sizeof(char *));
-	if (!envp)
+	if (sbx_sandbox_envp(t->env, t->n_env, senv, &envp) < 0)
 		return NULL;
-	for (size_t i = 0; i < ARRAY_SIZE(base_env); i++) {
-		size_t k = strcspn(base_env[i], "=") + 1;
-		bool replaced = false;
-		for (size_t j = 0; j < t->n_env; j++)
-			replaced |= strncmp(t->env[j], base_env[i], k) == 0;
-		if (!replaced)
-			envp[n++] = base_env[i];
-	}
-	for (size_t i = 0; i < t->n_env; i++)
-		envp[n++] = t->env[i];
-	for (size_t i = 0; i < ns; i++)
-		envp[n++] = senv[i];
 	return envp;
 }
 
