@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "common/envnames.h"
 #include "keys/internal.h"
 
 #define AD_LABEL    "sbx1"
@@ -50,95 +51,9 @@ enum sbx_error sbx_sealed_error(int r)
 	}
 }
 
-/* Names a payload's environment must not take from a secret: they change how the loader,
- * the shell, language runtimes or TLS behave, or belong to sbx itself. */
-static const char *const reserved[] = {
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "SHELL",
-    "PWD",
-    "OLDPWD",
-    "TERM",
-    "TMPDIR",
-    "TMP",
-    "TEMP",
-    "HOSTNAME",
-    "IFS",
-    "ENV",
-    "BASH_ENV",
-    "PS1",
-    "PS2",
-    "PS4",
-    "PROMPT_COMMAND",
-    "SHELLOPTS",
-    "BASHOPTS",
-    "CDPATH",
-    "LANG",
-    "LANGUAGE",
-    "TZ",
-    "TZDIR",
-    "GLIBC_TUNABLES",
-    "GCONV_PATH",
-    "LOCPATH",
-    "NLSPATH",
-    "HOSTALIASES",
-    "RES_OPTIONS",
-    "LOCALDOMAIN",
-    "NODE_OPTIONS",
-    "NODE_PATH",
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "PYTHONSTARTUP",
-    "PYTHONINSPECT",
-    "PYTHONUSERBASE",
-    "PERL5LIB",
-    "PERL5OPT",
-    "PERLLIB",
-    "RUBYOPT",
-    "RUBYLIB",
-    "JAVA_TOOL_OPTIONS",
-    "JDK_JAVA_OPTIONS",
-    "CLASSPATH",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "CURL_CA_BUNDLE",
-    "REQUESTS_CA_BUNDLE",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "GIT_SSH",
-    "GIT_SSH_COMMAND",
-    "GIT_EXEC_PATH",
-    "GIT_DIR",
-    "GIT_CONFIG_GLOBAL",
-    "GIT_CONFIG_SYSTEM",
-    "EDITOR",
-    "VISUAL",
-    "PAGER",
-    "MAIL",
-    "DISPLAY",
-    "XAUTHORITY",
-    "DBUS_SESSION_BUS_ADDRESS",
-    "NOTIFY_SOCKET",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "CREDENTIALS_DIRECTORY",
-    "JOURNAL_STREAM",
-};
-static const char *const reserved_prefixes[] = {"LD_", "DYLD_", "MALLOC_", "LC_", "SBX_", "XDG_"};
-
 static bool name_reserved(const char *n)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
-		if (strcmp(n, reserved[i]) == 0)
-			return true;
-	for (size_t i = 0; i < ARRAY_SIZE(reserved_prefixes); i++)
-		if (strncmp(n, reserved_prefixes[i], strlen(reserved_prefixes[i])) == 0)
-			return true;
-	return false;
+	return sbx_envnames_reserved(n);
 }
 
 int sbx_sealed_name_normalize(const char *in, char ret[SBX_SECRET_NAME_MAX + 1])

@@ -11,94 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/envnames.h"
 #include "common/fd-util.h"
 #include "common/parse.h"
 #include "policy/internal.h"
 
 #define NAME_MAX_LEN 128
 #define PATH_MAX_LEN 4095
-
-/* Names the environment must not take from a secret: they change how the loader, the shell,
- * language runtimes or TLS behave, or belong to sbx itself. The same list as keys/sealed.c
- * (which cannot call policy/): a policy that lists one would only ever have it refused. */
-static const char *const secret_reserved[] = {
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "SHELL",
-    "PWD",
-    "OLDPWD",
-    "TERM",
-    "TMPDIR",
-    "TMP",
-    "TEMP",
-    "HOSTNAME",
-    "IFS",
-    "ENV",
-    "BASH_ENV",
-    "PS1",
-    "PS2",
-    "PS4",
-    "PROMPT_COMMAND",
-    "SHELLOPTS",
-    "BASHOPTS",
-    "CDPATH",
-    "LANG",
-    "LANGUAGE",
-    "TZ",
-    "TZDIR",
-    "GLIBC_TUNABLES",
-    "GCONV_PATH",
-    "LOCPATH",
-    "NLSPATH",
-    "HOSTALIASES",
-    "RES_OPTIONS",
-    "LOCALDOMAIN",
-    "NODE_OPTIONS",
-    "NODE_PATH",
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "PYTHONSTARTUP",
-    "PYTHONINSPECT",
-    "PYTHONUSERBASE",
-    "PERL5LIB",
-    "PERL5OPT",
-    "PERLLIB",
-    "RUBYOPT",
-    "RUBYLIB",
-    "JAVA_TOOL_OPTIONS",
-    "JDK_JAVA_OPTIONS",
-    "CLASSPATH",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "CURL_CA_BUNDLE",
-    "REQUESTS_CA_BUNDLE",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "GIT_SSH",
-    "GIT_SSH_COMMAND",
-    "GIT_EXEC_PATH",
-    "GIT_DIR",
-    "GIT_CONFIG_GLOBAL",
-    "GIT_CONFIG_SYSTEM",
-    "EDITOR",
-    "VISUAL",
-    "PAGER",
-    "MAIL",
-    "DISPLAY",
-    "XAUTHORITY",
-    "DBUS_SESSION_BUS_ADDRESS",
-    "NOTIFY_SOCKET",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "CREDENTIALS_DIRECTORY",
-    "JOURNAL_STREAM",
-};
-static const char *const secret_reserved_prefixes[] = {"LD_", "DYLD_", "MALLOC_",
-						       "LC_", "SBX_",  "XDG_"};
 
 /* Names a request may never set, whatever a policy lists: the dynamic loader and libc
  * (LD_PRELOAD, GCONV_PATH and friends load code), shells that run code from variables,
@@ -287,13 +206,7 @@ const char *sbx_validate_hostname(const char *s)
 
 bool sbx_validate_secret_reserved(const char *name)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(secret_reserved); i++)
-		if (strcmp(name, secret_reserved[i]) == 0)
-			return true;
-	for (size_t i = 0; i < ARRAY_SIZE(secret_reserved_prefixes); i++)
-		if (has_prefix(name, secret_reserved_prefixes[i]))
-			return true;
-	return false;
+	return sbx_envnames_reserved(name);
 }
 
 static bool upper_name(const char *s, bool first_letter)
@@ -320,13 +233,13 @@ const char *sbx_validate_secret(const char *s)
 	}
 	if (suffix[0] != '_' || !upper_name(suffix, false) || strspn(suffix, "_") == strlen(suffix))
 		return "a pattern must be \"*_SUFFIX\" with SUFFIX of [A-Z0-9_]";
-	for (size_t i = 0; i < ARRAY_SIZE(secret_reserved); i++)
-		if (strlen(secret_reserved[i]) > strlen(suffix) &&
-		    has_suffix(secret_reserved[i], suffix)) {
-			(void)snprintf(msg, sizeof(msg), "would match the reserved name '%s'",
-				       secret_reserved[i]);
+	for (size_t i = 0; sbx_envnames_reserved_at(i); i++) {
+		const char *r = sbx_envnames_reserved_at(i);
+		if (strlen(r) > strlen(suffix) && has_suffix(r, suffix)) {
+			(void)snprintf(msg, sizeof(msg), "would match the reserved name '%s'", r);
 			return msg;
 		}
+	}
 	return NULL;
 }
 

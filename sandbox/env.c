@@ -13,7 +13,7 @@
 #include "sandbox/sandbox.h"
 
 static const char *const base_env[] = {
-	"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "USER=sbx", "LOGNAME=sbx", "LANG=C.UTF-8",
+    "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "USER=sbx", "LOGNAME=sbx", "LANG=C.UTF-8",
 };
 #define N_BASE (sizeof(base_env) / sizeof(base_env[0]))
 
