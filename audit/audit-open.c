@@ -103,6 +103,7 @@ static int move_aside(struct sbx_audit *a, uint64_t from, uint64_t size, uint64_
 		name = NULL;
 		if ((i ? asprintf(&name, "%s.torn-%" PRIu64 ".%d", a->path, seq, i)
 		       : asprintf(&name, "%s.torn-%" PRIu64, a->path, seq)) < 0)
+			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 			return -ENOMEM;
 		out = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (out < 0 && errno != EEXIST)

@@ -128,6 +128,7 @@ int sbx_audit_state_sync_dir(const char *path)
 
 	if (!copy)
 		return -ENOMEM;
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) < 0)
 		return negative_errno();

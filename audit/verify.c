@@ -301,6 +301,7 @@ int sbx_audit_verify_files(struct sbx_audit_verify *v, char *const *paths, size_
 		order[i] = (struct file_order){paths[i], 0, i};
 		r = first_seq(paths[i], &order[i].first);
 		if (r < 0)
+			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 			return r;
 	}
 	qsort(order, n, sizeof(*order), order_cmp);

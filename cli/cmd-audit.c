@@ -237,6 +237,7 @@ static char *key_file_for(const char *log)
 	char *path = NULL;
 
 	if (arg_key_file)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 		return strdup(arg_key_file);
 	if (!copy || asprintf(&path, "%s/%s", dirname(copy), SBX_AUDIT_KEY_NAME) < 0)
 		return NULL;
@@ -268,6 +269,7 @@ static int cmd_verify(int n, char **files)
 	}
 	r = sbx_audit_verify_new(key, &v);
 	if (r < 0)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 		return log_error_errno(r, "cannot read key file '%s'", key), SBX_EXIT_USAGE;
 	for (size_t i = 0; i < arg_n_anchors; i++)
 		if (sbx_audit_verify_add_anchor(v, arg_anchors[i]) < 0) {
@@ -522,6 +524,7 @@ static int cmd_read(const char *cmd, int n, char **files)
 	if (strcmp(cmd, "stats") == 0) {
 		_cleanup_free_ struct stats *s = calloc(1, sizeof(*s));
 		if (!s || for_each_record(n, files, stats_one, s) < 0)
+			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 			return SBX_EXIT_USAGE;
 		tally_print(&s->events, "events");
 		tally_print(&s->refusals, "refusals by code");
@@ -531,6 +534,7 @@ static int cmd_read(const char *cmd, int n, char **files)
 	}
 	_cleanup_free_ struct key_use *k = calloc(1, sizeof(*k));
 	if (!k || for_each_record(n, files, key_one, k) < 0)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 		return SBX_EXIT_USAGE;
 	(void)printf("%-8s %-10s %-27s %s\n", "KEY_ID", "OPENED", "FIRST", "LAST");
 	for (size_t i = 0; i < k->n; i++)

@@ -146,6 +146,7 @@ static int cmd_init(void)
 	/* Create the last directory level (/etc/sbx) if needed; never a whole tree. */
 	if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
 		return log_error_errno(errno, "cannot create '%s'", dir);
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 	r = sbx_keyring_new(&kr);
 	if (r < 0)
 		return log_error_errno(r, "cannot create keys");

@@ -130,6 +130,7 @@ int sbx_fernet_decrypt(const struct sbx_secret *key, const char *token, size_t l
 	if (!bin)
 		return -ENOMEM;
 	if (b64url_any(token, len, bin, len, &n) < 0)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 		return fault(SBX_FERNET_BAD_BASE64, reterr);
 	if (n < 1)
 		return fault(SBX_FERNET_MALFORMED, reterr);

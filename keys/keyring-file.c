@@ -124,6 +124,7 @@ static int fsync_dir_of(const char *path)
 
 	if (!copy)
 		return -ENOMEM;
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 	dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0)
 		return negative_errno();
@@ -168,6 +169,7 @@ int sbx_keyring_lock(const char *path)
 
 	if (!copy)
 		return -ENOMEM;
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

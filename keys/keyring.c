@@ -107,6 +107,7 @@ static int keyring_alloc(size_t n, struct sbx_keyring **ret)
 		return -ENOMEM;
 	kr->keys = calloc(n ? n : 1, sizeof(*kr->keys));
 	if (!kr->keys)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 		return -ENOMEM;
 	r = sbx_secret_new((n ? n : 1) * SBX_KEY_BYTES, &kr->material);
 	if (r < 0)

@@ -296,6 +296,7 @@ int sbx_sealed_seal(const struct sbx_keyring *kr, const struct sbx_secret_set *s
 		bin + SBX_SEALED_HEADER_BYTES + NONCE_BYTES, &ctlen, sbx_secret_data(pt), padded,
 		ad, adlen, NULL, bin + SBX_SEALED_HEADER_BYTES, key) < 0)
 		return -EIO;
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 	tlen = strlen(SBX_SEALED_PREFIX) + sbx_b64_encoded_len(binlen);
 	text = malloc(tlen);
 	if (!text)
@@ -376,6 +377,7 @@ int sbx_sealed_open(const struct sbx_keyring *kr, const char *blob, const char *
 		return r;
 	r = sbx_secret_new(len - FIXED_BYTES, &pt);
 	if (r < 0)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 		return r;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
 		sbx_secret_data(pt), &ptlen, NULL, bin + SBX_SEALED_HEADER_BYTES + NONCE_BYTES,

@@ -448,6 +448,7 @@ int sbx_seccomp_compile_cached(const struct sbx_profile *profile, const char *ca
 	int r;
 
 	if (!k || !profile || !cache_dir)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 		return sbx_seccomp_compile(profile, ret);
 	make_key(profile, k);
 	if (k->overflow || sbx_fd_private_dir(cache_dir) < 0)
