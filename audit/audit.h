@@ -37,7 +37,7 @@
 #define SBX_AUDIT_LOG_NAME   "audit.jsonl"
 #define SBX_AUDIT_MAC_HEX    64U
 #define SBX_AUDIT_FP_HEX     16U
-#define SBX_AUDIT_LINE_MAX   (64U * 1024U) /* a whole record line, newline included */
+#define SBX_AUDIT_LINE_MAX   (64UL * 1024UL) /* a whole record line, newline included */
 
 enum sbx_audit_durability {
 	SBX_AUDIT_GROUP, /* one fdatasync per sbx_audit_commit() (default) */

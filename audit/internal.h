@@ -13,7 +13,7 @@
 
 #include "audit/audit.h"
 
-#define SBX_AUDIT_KEY_BYTES 32U
+#define SBX_AUDIT_KEY_BYTES 32UL
 #define SBX_AUDIT_MAC_BYTES 32U
 /* MAC input: DOMAIN (with its NUL) | previous mac (32 raw bytes, zeros before seq 1) | the
  * line's bytes from '{' up to, not including, `,"mac":"`. */

@@ -77,7 +77,7 @@ static int parse_time(const char *s, char ret[32])
 			return -EINVAL;
 		memcpy(num, s, len - 1);
 		num[len - 1] = '\0';
-		if (sbx_parse_u64(num, &n) < 0 || n > 100U * 365 * 86400)
+		if (sbx_parse_u64(num, &n) < 0 || n > 100ULL * 365 * 86400)
 			return -EINVAL;
 		n *= s[len - 1] == 's'	 ? 1
 		     : s[len - 1] == 'm' ? 60

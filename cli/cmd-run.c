@@ -25,7 +25,7 @@
 #include "common/log.h"
 #include "common/parse.h"
 
-#define STDIN_MAX (512U * 1024U)
+#define STDIN_MAX (512UL * 1024UL)
 
 static volatile sig_atomic_t interrupted;
 
@@ -96,7 +96,7 @@ static int read_stdin(json_t *req)
 		return 0;
 	r = sbx_fd_read_file("/dev/stdin", STDIN_MAX, &buf, &len);
 	if (r == -EFBIG)
-		return log_error("stdin is larger than %u bytes", STDIN_MAX), r;
+		return log_error("stdin is larger than %lu bytes", STDIN_MAX), r;
 	if (r < 0)
 		return 0; /* closed or unreadable stdin: send none */
 	b64 = malloc(sbx_base64_len(len) + 1);

@@ -18,10 +18,10 @@
 #define SBX_BACKUP_PREFIX "sbxbak1:"
 /* Defaults for `sbxctl keys backup`: libsodium's MODERATE (3 passes, 256 MiB). */
 #define SBX_BACKUP_OPSLIMIT 3U
-#define SBX_BACKUP_MEMLIMIT (256U * 1024U * 1024U)
+#define SBX_BACKUP_MEMLIMIT (256UL * 1024UL * 1024UL)
 /* A backup asking for more than this is refused rather than tried (a file is input). */
 #define SBX_BACKUP_OPS_MAX 16U
-#define SBX_BACKUP_MEM_MAX (1024U * 1024U * 1024U)
+#define SBX_BACKUP_MEM_MAX (1024UL * 1024UL * 1024UL)
 
 /* Encrypts kr under pass with the given Argon2id cost. *ret_text is the malloc'd file
  * content ending in "\n". -ERANGE for costs outside libsodium's or our bounds, -ENOMEM. */

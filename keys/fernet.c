@@ -26,7 +26,7 @@
 #define MAC_BYTES    32U
 #define BLOCK	     16U
 #define MAX_SKEW     60
-#define TOKEN_MAX    (4U * SBX_SEALED_PLAINTEXT_MAX)
+#define TOKEN_MAX    (4UL * SBX_SEALED_PLAINTEXT_MAX)
 
 static const char *const names[_SBX_FERNET_MAX] = {
     [SBX_FERNET_OK] = "ok",

@@ -51,7 +51,7 @@ int sbx_keyring_load(const char *path, unsigned flags, struct sbx_keyring **ret,
 					"mode %04o gives group/other access (want 0600)",
 					(unsigned)(st.st_mode & 07777));
 	if (st.st_size > (off_t)SBX_KEYRING_MAX_SIZE)
-		return sbx_keyring_fail(reterr, errlen, -EFBIG, "larger than %u bytes",
+		return sbx_keyring_fail(reterr, errlen, -EFBIG, "larger than %lu bytes",
 					SBX_KEYRING_MAX_SIZE);
 	r = sbx_secret_read_fd(fd, SBX_KEYRING_MAX_SIZE, &text);
 	if (r < 0)

@@ -20,7 +20,7 @@
 #define SBX_KEY_BYTES		 32U
 #define SBX_KEY_FP_HEX		 16U /* fingerprint: 8 bytes of keyed BLAKE2b, in hex */
 #define SBX_KEYRING_MAX_KEYS	 4096U
-#define SBX_KEYRING_MAX_SIZE	 (1U << 20)
+#define SBX_KEYRING_MAX_SIZE	 (1UL << 20)
 #define SBX_KEYRING_ERR_MAX	 256U /* a reterr buffer of this size always suffices */
 
 enum sbx_key_state {

@@ -425,7 +425,7 @@ int sbx_sealed_rewrap(const struct sbx_keyring *kr, const char *blob, const char
 /* The arena: jansson's lexer and tables for a document of n bytes stay well inside this. */
 static size_t arena_size(size_t n)
 {
-	return 16 * n + 64 * 1024;
+	return 16 * n + (size_t)64 * 1024;
 }
 
 int sbx_sealed_parse_plaintext(const unsigned char *json, size_t len, bool normalize,

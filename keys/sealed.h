@@ -27,7 +27,7 @@
 #define SBX_SEALED_VERSION	 1U
 #define SBX_SEALED_HEADER_BYTES	 13U
 #define SBX_SEALED_CONTEXT_MAX	 512U
-#define SBX_SEALED_PLAINTEXT_MAX (256U * 1024U)
+#define SBX_SEALED_PLAINTEXT_MAX (256UL * 1024UL)
 /* The longest blob text sbx_sealed_open() considers (beyond: sealed_malformed). */
 #define SBX_SEALED_TEXT_MAX (5U + (SBX_SEALED_PLAINTEXT_MAX + 64U + 53U) * 4U / 3U + 4U)
 

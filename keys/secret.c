@@ -50,7 +50,7 @@ static _Thread_local struct {
 	size_t used;
 } arena;
 
-#define HDR 16U /* jansson blocks carry their size, 16-byte aligned */
+#define HDR 16UL /* jansson blocks carry their size, 16-byte aligned */
 
 static void *json_alloc(size_t n)
 {

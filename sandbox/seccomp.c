@@ -325,7 +325,7 @@ int sbx_seccomp_export_bpf(const struct sbx_seccomp_prog *prog, unsigned index, 
  * and renamed into place, and any read or format problem just means "compile".
  */
 #define CACHE_MAGIC "sbx-bpf-cache-1"
-#define CACHE_MAX   (256U * 1024U)
+#define CACHE_MAX   (256UL * 1024UL)
 #define KEY_MAX	    (64U * 1024U)
 
 struct keybuf {
