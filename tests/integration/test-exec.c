@@ -384,6 +384,9 @@ Test(exec, sigkill_of_sbxctl_leaves_nothing_running)
 	pid_t pid = start_exec(argv, &out);
 
 	wait_line(out, "started");
+	/* "started" is printed as the background sleep is forked, maybe before its exec. */
+	for (int i = 0; i < 100 && !process_with_arg_exists("987.25"); i++)
+		(void)usleep(20000);
 	cr_assert(process_with_arg_exists("987.25"));
 	cr_assert(eq(int, kill(pid, SIGKILL), 0));
 	cr_assert(eq(int, waitpid(pid, &st, 0), pid));
