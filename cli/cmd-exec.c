@@ -221,8 +221,10 @@ static int prepare(const struct exec_args *a, struct sbx_policy **ret_policy,
 	(void)snprintf(cache, sizeof(cache), "%s/seccomp-cache",
 		       a->runtime_dir ? a->runtime_dir : SBX_RUNTIME_DIR_DEFAULT);
 	r = sbx_seccomp_compile_cached(prof, cache, ret_prog);
-	if (r < 0)
-		return log_error_errno(r, "compiling seccomp profile '%s'", prof->name);
+	if (r < 0) {
+		(void)log_error_errno(r, "compiling seccomp profile '%s'", prof->name);
+		return r; /* r < 0: the analyzer cannot see log_error_errno returns it */
+	}
 	*ret_policy = TAKE_PTR(p);
 	return 0;
 }

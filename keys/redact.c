@@ -105,7 +105,7 @@ static bool equal_at(const struct sbx_redactor *r, const unsigned char *in, size
 
 static int append(char **out, size_t *out_len, size_t *cap, const void *s, size_t n)
 {
-	if (*out_len + n + 1 > *cap) {
+	if (!*out || *out_len + n + 1 > *cap) {
 		size_t ncap = (*out_len + n + 1) * 2;
 		char *b = realloc(*out, ncap);
 		if (!b)

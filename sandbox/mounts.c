@@ -214,19 +214,19 @@ static int walk_parent(int rootfd, const char *target, char *buf, size_t len, co
 	memcpy(buf, target, strlen(target) + 1);
 	dfd = openat2_beneath(rootfd, ".", O_PATH | O_DIRECTORY, 0);
 	if (dfd < 0)
-		return -errno;
+		return negative_errno();
 	for (p = buf; (slash = strchr(p, '/')); p = slash + 1) {
 		int nfd;
 		*slash = '\0';
 		if (mkdirat(dfd, p, 0755) < 0 && errno != EEXIST) {
-			int r = -errno;
+			int r = negative_errno();
 			(void)close(dfd);
 			return r;
 		}
 		nfd = openat2_beneath(dfd, p, O_PATH | O_DIRECTORY, 0);
 		(void)close(dfd);
 		if (nfd < 0)
-			return -errno;
+			return negative_errno();
 		dfd = nfd;
 	}
 	*ret_name = p;
@@ -244,12 +244,14 @@ static int make_point(int rootfd, const char *target, bool dir, int report_fd)
 	if (pfd < 0)
 		sbx_child_fail(report_fd, "mount_point", -pfd);
 	if (dir) {
+		/* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): set when pfd >= 0 */
 		if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
 			sbx_child_fail(report_fd, "mount_point", errno);
 		fd = openat2_beneath(pfd, name, O_PATH | O_DIRECTORY, 0);
 	} else {
 		/* An existing file (a /proc entry to mask) is used as it is: opening it for
 		 * writing would need a permission a user-namespace child lacks. */
+		/* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): set when pfd >= 0 */
 		fd = openat2_beneath(pfd, name, O_PATH, 0);
 		if (fd < 0 && errno == ENOENT) {
 			fd = openat2_beneath(pfd, name, O_WRONLY | O_CREAT | O_EXCL, 0644);
@@ -319,6 +321,7 @@ static void write_file(int rootfd, const struct sbx_mount *m, int report_fd)
 
 	if (pfd < 0)
 		sbx_child_fail(report_fd, "etc_file", -pfd);
+	/* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): set when pfd >= 0 */
 	fd = openat2_beneath(pfd, name, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	if (fd < 0 || write(fd, m->content, m->content_len) != (ssize_t)m->content_len)
 		sbx_child_fail(report_fd, "etc_file", errno ? errno : EIO);
@@ -332,6 +335,7 @@ static void make_symlink(int rootfd, const char *text, const char *target, int r
 	const char *name;
 	int pfd = walk_parent(rootfd, target, buf, sizeof(buf), &name);
 
+	/* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): set when pfd >= 0 */
 	if (pfd < 0 || symlinkat(text, pfd, name) < 0)
 		sbx_child_fail(report_fd, "symlink", pfd < 0 ? -pfd : errno);
 	(void)close(pfd);
