@@ -46,10 +46,12 @@ static void *secure_alloc(size_t len)
 	if (!p)
 		return NULL;
 	if (page > 0) {
-		uintptr_t lo = (uintptr_t)p & ~((uintptr_t)page - 1);
-		uintptr_t hi = ((uintptr_t)p + len + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-		(void)madvise((void *)lo, hi - lo, MADV_DONTDUMP);
-		(void)madvise((void *)lo, hi - lo, MADV_WIPEONFORK);
+		/* The whole pages around [p, p + len): round down by pointer arithmetic. */
+		size_t off = (uintptr_t)p & ((uintptr_t)page - 1);
+		void *lo = (char *)p - off;
+		size_t span = (off + len + (size_t)page - 1) & ~((size_t)page - 1);
+		(void)madvise(lo, span, MADV_DONTDUMP);
+		(void)madvise(lo, span, MADV_WIPEONFORK);
 	}
 	sodium_memzero(p, len);
 	return p;

@@ -413,7 +413,6 @@ static int cmd_import_fernet(void)
 	_cleanup_free_ char *line = NULL;
 	_cleanup_close_ int fd = -1;
 	size_t cap = 0, lineno = 0, ok = 0, failed = 0;
-	ssize_t n;
 	int r;
 
 	if (!arg_fernet_key_file)
@@ -429,7 +428,7 @@ static int cmd_import_fernet(void)
 				 arg_fernet_key_file),
 		       EXIT_FAIL;
 	/* Lines carry contexts and ciphertext only; stdio buffers are fine for them. */
-	while ((n = getline(&line, &cap, stdin)) >= 0) {
+	while (getline(&line, &cap, stdin) >= 0) {
 		_cleanup_free_ char *blob = NULL;
 		enum sbx_fernet_error fe = SBX_FERNET_OK;
 		char *tab;

@@ -27,7 +27,7 @@ void sbx_base64_encode(const void *in_, size_t n, char *out)
 		unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
 		out[o++] = alphabet[v >> 18 & 63];
 		out[o++] = alphabet[v >> 12 & 63];
-		out[o++] = i + 1 < n ? alphabet[v >> 6 & 63] : '=';
+		out[o++] = (char)(i + 1 < n ? alphabet[v >> 6 & 63] : '=');
 		out[o++] = '=';
 	}
 	out[o] = '\0';

@@ -32,9 +32,16 @@ static int stderr_is_journal(void)
 {
 	const char *e = getenv("JOURNAL_STREAM");
 	struct stat st;
-	unsigned long long dev = 0, ino = 0;
+	unsigned long long dev, ino;
+	char *end, *end2;
 
-	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+	if (!e)
+		return 0;
+	dev = strtoull(e, &end, 10);
+	if (end == e || *end != ':')
+		return 0;
+	ino = strtoull(end + 1, &end2, 10);
+	if (end2 == end + 1)
 		return 0;
 	if (fstat(STDERR_FILENO, &st) < 0)
 		return 0;

@@ -108,7 +108,8 @@ int sbx_backup_write(const struct sbx_keyring *kr, const struct sbx_secret *pass
 		return -ENOMEM;
 	memcpy(out, SBX_BACKUP_PREFIX, pl);
 	sbx_b64_encode(bin, binlen, out + pl, tlen - pl - 1);
-	strcat(out, "\n");
+	/* The encoded length counts its NUL: put "\n" there and the NUL after it. */
+	memcpy(out + tlen - 2, "\n", 2);
 	*ret_text = out;
 	return 0;
 }

@@ -232,8 +232,10 @@ static int make_ad(const unsigned char *hdr, const char *context, unsigned char 
 
 	if (!ad)
 		return -ENOMEM;
-	memcpy(ad, AD_LABEL, 4);
+	/* ad is bytes for the AEAD, not a string: no NUL. */
+	memcpy(ad, AD_LABEL, 4); /* NOLINT(bugprone-not-null-terminated-result) */
 	memcpy(ad + 4, hdr, SBX_SEALED_HEADER_BYTES);
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): bytes, see above */
 	memcpy(ad + 4 + SBX_SEALED_HEADER_BYTES, context, cl);
 	*ret = ad;
 	*ret_len = n;
@@ -449,7 +451,7 @@ int sbx_sealed_parse_plaintext(const unsigned char *json, size_t len, bool norma
 	root = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES, &err);
 	/* jansson quotes the input near a syntax error: that may be a secret. */
 	sbx_erase(&err, sizeof(err));
-	r = root && json_is_object(root) ? 0 : -EBADMSG;
+	r = json_is_object(root) ? 0 : -EBADMSG; /* false for NULL too */
 	json_object_foreach(r < 0 ? NULL : root, k, v)
 	{
 		char name[SBX_SECRET_NAME_MAX + 1];

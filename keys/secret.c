@@ -133,12 +133,13 @@ static int secret_alloc_locked(size_t len, bool wipe_on_fork, struct sbx_secret 
 		return r == -ENOMEM ? -EPERM : r;
 	}
 	if (page > 0) {
-		uintptr_t lo = (uintptr_t)s & ~((uintptr_t)page - 1);
-		uintptr_t hi =
-		    ((uintptr_t)s + alloc + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-		(void)madvise((void *)lo, hi - lo, MADV_DONTDUMP);
+		/* The whole pages around [s, s + alloc): round down by pointer arithmetic. */
+		size_t off = (uintptr_t)s & ((uintptr_t)page - 1);
+		void *lo = (char *)s - off;
+		size_t span = (off + alloc + (size_t)page - 1) & ~((size_t)page - 1);
+		(void)madvise(lo, span, MADV_DONTDUMP);
 		/* A cloned child must not inherit keys or another task's plaintext. */
-		if (wipe_on_fork && madvise((void *)lo, hi - lo, MADV_WIPEONFORK) < 0) {
+		if (wipe_on_fork && madvise(lo, span, MADV_WIPEONFORK) < 0) {
 			r = negative_errno();
 			sodium_free(s);
 			return r;
@@ -394,6 +395,7 @@ int sbx_b64_decode(const char *in, size_t in_len, unsigned char *out, size_t out
 	const char *end = NULL;
 	size_t n = 0;
 
+	/* NOLINTNEXTLINE(readability-suspicious-call-argument): libsodium's order */
 	if (sodium_base642bin(out, out_max, in, in_len, NULL, &n, &end,
 			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) < 0)
 		return -EBADMSG;

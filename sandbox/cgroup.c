@@ -174,13 +174,14 @@ static int make_dir(const char *path)
 static int v2_prepare(const bool use[_CTL_MAX])
 {
 	char parent[PATH_MAX + 32], ctl[64] = "";
+	size_t n = 0;
 	int r;
 
+	/* " +memory +pids +cpu" at most: well inside ctl. */
 	for (int c = 0; c < _CTL_MAX; c++)
-		if (use[c]) {
-			(void)strcat(ctl, ctl[0] ? " +" : "+");
-			(void)strcat(ctl, ctl_names[c]);
-		}
+		if (use[c])
+			n += (size_t)snprintf(ctl + n, sizeof(ctl) - n, "%s+%s", n ? " " : "",
+					      ctl_names[c]);
 	(void)fmt(parent, sizeof(parent), "%s%s", host.v2_mount, SBX_CGROUP_V2_PARENT);
 	r = make_dir(parent);
 	if (r < 0 || !ctl[0])
@@ -389,9 +390,7 @@ static void remove_group(const char *dir, bool v2)
 			return;
 		if (errno != EBUSY)
 			return;
-		if (v2 && write_at(dir, "cgroup.kill", "1") < 0)
-			kill_listed(dir);
-		else if (!v2)
+		if (!v2 || write_at(dir, "cgroup.kill", "1") < 0)
 			kill_listed(dir);
 		(void)nanosleep(&ms, NULL);
 	}

@@ -92,6 +92,7 @@ static int write_id_maps(pid_t pid, uid_t uid, uid_t init_uid)
 	return sbx_fd_write_string(AT_FDCWD, path, map);
 }
 
+/* NOLINTNEXTLINE(readability-non-const-parameter): the kernel writes it (clone_args.pidfd) */
 static pid_t do_clone(const struct sbx_policy *p, int cgroup_fd, int *ret_pidfd)
 {
 	struct clone_args args = {

@@ -36,6 +36,7 @@ static int add(struct sbx_policy_set *set, struct sbx_policy *p, const char *pro
 		return r;
 	}
 	e = calloc(1, sizeof(*e));
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	v = realloc(set->v, (set->n + 1) * sizeof(*v));
 	if (!e || !v) {
 		free(e);

@@ -213,6 +213,7 @@ char *sbx_protocol_line(const char *id, json_t *obj)
 		return NULL;
 	}
 	(void)json_object_set_new(out, "id", id ? json_string(id) : json_null());
+	/* NOLINTNEXTLINE(readability-suspicious-call-argument): obj's keys go into out */
 	(void)json_object_update(out, obj);
 	json_decref(obj);
 	line = sbx_json_dump(out, JSON_COMPACT, true);
