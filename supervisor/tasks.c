@@ -158,6 +158,7 @@ static void close_handle(struct sbx_task *t, uv_handle_t *h, bool *open)
 }
 
 /* Ends the task for good: closes every handle; freed in the last close callback. */
+/* NOLINTNEXTLINE(misc-no-recursion): a level per queued task */
 static void task_finish(struct sbx_task *t)
 {
 	struct sbx_server *srv = t->srv;
@@ -510,6 +511,7 @@ static int record_started(struct sbx_task *t)
 }
 
 /* Spawns the sandbox; consumes set. On failure the error is sent and the task finished. */
+/* NOLINTNEXTLINE(misc-no-recursion): a level per queued task */
 static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 {
 	const struct sbx_config *cfg = t->srv->cfg;
@@ -609,6 +611,7 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 		(void)uv_timer_start(&t->timer, on_timeout, t->timeout_ms, 0);
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): a level per queued task */
 static void start_next(struct sbx_server *srv)
 {
 	for (struct sbx_task *t = srv->tasks, *n; t && srv->n_running < srv->cfg->max_tasks;
