@@ -88,8 +88,8 @@ unsigned sbx_authz_ops(const struct sbx_config *cfg, const struct sbx_peer *peer
 	return ops & ~(1U << SBX_OP_STATS);
 }
 
-bool sbx_authz_policy(const struct sbx_config *cfg, const struct sbx_peer *peer, const char *policy,
-		      const uid_t *p_uids, size_t n_uids, char *const *p_groups, size_t n_groups)
+bool sbx_authz_policy(const struct sbx_config *cfg, const struct sbx_peer *peer,
+		      const struct sbx_policy *p)
 {
 	bool by_rule = false, by_policy = false;
 
@@ -106,17 +106,17 @@ bool sbx_authz_policy(const struct sbx_config *cfg, const struct sbx_peer *peer,
 		if (!r->policies)
 			by_rule = true;
 		for (size_t j = 0; j < r->n_policies && !by_rule; j++)
-			by_rule = strcmp(r->policies[j], policy) == 0;
+			by_rule = strcmp(r->policies[j], p->name) == 0;
 	}
 	if (!by_rule)
 		return false;
 	/* The policy's own "clients" narrows further when it names anyone. */
-	if (n_uids == 0 && n_groups == 0)
+	if (p->n_uids == 0 && p->n_groups == 0)
 		return true;
-	for (size_t i = 0; i < n_uids && !by_policy; i++)
-		by_policy = p_uids[i] == peer->uid;
-	for (size_t i = 0; i < n_groups && !by_policy; i++) {
-		struct group *g = getgrnam(p_groups[i]);
+	for (size_t i = 0; i < p->n_uids && !by_policy; i++)
+		by_policy = p->uids[i] == peer->uid;
+	for (size_t i = 0; i < p->n_groups && !by_policy; i++) {
+		struct group *g = getgrnam(p->groups[i]);
 		by_policy = g && in_group(peer, g->gr_gid);
 	}
 	return by_policy;

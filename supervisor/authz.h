@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include "policy/policy.h"
 #include "supervisor/config.h"
 #include "supervisor/protocol.h"
 
@@ -26,5 +27,5 @@ int sbx_authz_peer(int fd, struct sbx_peer *ret);
 /* Bit mask of the ops the peer may use (0: none, refuse the connection). */
 unsigned sbx_authz_ops(const struct sbx_config *cfg, const struct sbx_peer *peer);
 /* May the peer run tasks under this policy (config rules and the policy's own clients)? */
-bool sbx_authz_policy(const struct sbx_config *cfg, const struct sbx_peer *peer, const char *policy,
-		      const uid_t *p_uids, size_t n_uids, char *const *p_groups, size_t n_groups);
+bool sbx_authz_policy(const struct sbx_config *cfg, const struct sbx_peer *peer,
+		      const struct sbx_policy *p);

@@ -94,10 +94,12 @@ static void get_size(struct ctx *c, json_t *obj, const char *key, const char *na
 			     : "must be bytes or a size like \"64M\"");
 }
 
-static void get_u32(struct ctx *c, json_t *obj, const char *key, const char *name, uint32_t *dst,
-		    uint32_t min, uint32_t max)
+/* name is the key's full path ("limits.max_tasks"); its last part is the key in obj. */
+static void get_u32(struct ctx *c, json_t *obj, const char *name, uint32_t *dst, uint32_t min,
+		    uint32_t max)
 {
-	json_t *v = json_object_get(obj, key);
+	const char *dot = strrchr(name, '.');
+	json_t *v = json_object_get(obj, dot ? dot + 1 : name);
 
 	if (!v)
 		return;
@@ -176,10 +178,9 @@ static void parse_limits(struct ctx *c, json_t *l, struct sbx_config *cfg)
 		return;
 	}
 	check_keys(c, l, "limits", known);
-	get_u32(c, l, "max_tasks", "limits.max_tasks", &cfg->max_tasks, 1, 65536);
-	get_u32(c, l, "max_queued", "limits.max_queued", &cfg->max_queued, 0, 1000000);
-	get_u32(c, l, "max_connections", "limits.max_connections", &cfg->max_connections, 1,
-		1000000);
+	get_u32(c, l, "limits.max_tasks", &cfg->max_tasks, 1, 65536);
+	get_u32(c, l, "limits.max_queued", &cfg->max_queued, 0, 1000000);
+	get_u32(c, l, "limits.max_connections", &cfg->max_connections, 1, 1000000);
 	get_size(c, l, "max_frame", "limits.max_frame", &cfg->max_frame, false);
 	get_size(c, l, "output_max", "limits.output_max", &cfg->output_max, false);
 	get_size(c, l, "write_buffer", "limits.write_buffer", &cfg->write_buffer, false);
@@ -312,8 +313,8 @@ int sbx_config_load(const char *path, struct sbx_config **ret)
 	if ((v = json_object_get(root, "uid_pool"))) {
 		static const char *const pk[] = {"base", "size", NULL};
 		check_keys(&c, v, "uid_pool", pk);
-		get_u32(&c, v, "base", "uid_pool.base", &cfg->uid_base, 1000, 0x7ffe0000);
-		get_u32(&c, v, "size", "uid_pool.size", &cfg->uid_count, 1, 1U << 24);
+		get_u32(&c, v, "uid_pool.base", &cfg->uid_base, 1000, 0x7ffe0000);
+		get_u32(&c, v, "uid_pool.size", &cfg->uid_count, 1, 1U << 24);
 	}
 	if ((v = json_object_get(root, "limits")))
 		parse_limits(&c, v, cfg);

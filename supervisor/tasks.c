@@ -404,10 +404,17 @@ static bool accept_secret(const char *name, void *userdata)
 }
 
 /* Opens the task's blob; on failure sends the error reply and returns < 0. */
+/* A sealed blob and the context it must open under. */
+struct sealed_ref {
+	const char *blob;
+	const char *context;
+};
+
 static int open_secrets(struct sbx_conn *c, const char *req_id, const char *task,
-			struct sbx_policy *p, const char *sealed, const char *context,
+			struct sbx_policy *p, const struct sealed_ref *ref,
 			struct sbx_secret_set **ret)
 {
+	const char *sealed = ref->blob, *context = ref->context;
 	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
 	static const char *const what[_SBX_E_MAX] = {
 	    [SBX_E_SEALED_MALFORMED] = "the sealed blob is malformed",
@@ -628,8 +635,8 @@ static void start_next(struct sbx_server *srv)
 			task_finish(t);
 			continue;
 		}
-		if (open_secrets(t->conn, t->req_id, t->id, t->pe->policy, t->sealed, t->context,
-				 &set) < 0) {
+		if (open_secrets(t->conn, t->req_id, t->id, t->pe->policy,
+				 &(struct sealed_ref){t->sealed, t->context}, &set) < 0) {
 			task_finish(t);
 			continue;
 		}
@@ -668,8 +675,7 @@ static bool check_run(struct sbx_conn *c, struct sbx_request *req, struct sbx_po
 		return false;
 	}
 	p = pe->policy;
-	if (!sbx_authz_policy(srv->cfg, &c->peer, p->name, p->uids, p->n_uids, p->groups,
-			      p->n_groups)) {
+	if (!sbx_authz_policy(srv->cfg, &c->peer, p)) {
 		srv->stats.tasks_denied++;
 		refuse_run(c, req, SBX_E_UNAUTHORIZED, "uid %u may not run tasks under policy '%s'",
 			   (unsigned)c->peer.uid, p->name);
@@ -789,7 +795,8 @@ void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
 		       (unsigned long long)++srv->next_task);
 	now = srv->n_running < srv->cfg->max_tasks;
 	/* Open the blob first: a bad one is refused before anything is accepted. */
-	if (open_secrets(c, req->id, id, pe->policy, req->sealed, req->context, &set) < 0)
+	if (open_secrets(c, req->id, id, pe->policy,
+			 &(struct sealed_ref){req->sealed, req->context}, &set) < 0)
 		return;
 	if (!now)
 		set = sbx_secret_set_free(set); /* reopened when the task leaves the queue */
