@@ -346,6 +346,41 @@ static int exit_status(const struct sbx_sandbox_result *res, const struct sbx_po
 	return SBX_EXIT_FAILURE;
 }
 
+/* The run time limit: the policy default, or --timeout if within the policy maximum. */
+static int resolve_timeout(const struct exec_args *a, const struct sbx_policy *p, uint64_t *ret)
+{
+	*ret = p->timeout_default_ms;
+	if (a->timeout_set) {
+		if (p->timeout_max_ms && a->timeout_ms > p->timeout_max_ms) {
+			log_error("--timeout %llums is above the maximum of policy '%s' (%llums)",
+				  (unsigned long long)a->timeout_ms, p->name,
+				  (unsigned long long)p->timeout_max_ms);
+			return -1;
+		}
+		*ret = a->timeout_ms;
+	}
+	return 0;
+}
+
+/* Block the signals forwarded to the sandbox and return a signalfd for them (-1 on error). */
+static int open_forward_signalfd(void)
+{
+	sigset_t fwd;
+	int fd;
+
+	sigemptyset(&fwd);
+	for (const int *s = (const int[]){SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0};
+	     *s; s++)
+		sigaddset(&fwd, *s);
+	(void)sigprocmask(SIG_BLOCK, &fwd, NULL);
+	fd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0) {
+		log_error_errno(-errno, "signalfd");
+		return -1;
+	}
+	return fd;
+}
+
 int sbx_cmd_exec(int argc, char **argv)
 {
 	_cleanup_(sbx_policy_freep) struct sbx_policy *p = NULL;
@@ -358,7 +393,6 @@ int sbx_cmd_exec(int argc, char **argv)
 	struct sbx_sandbox_error err;
 	struct sbx_sandbox_result res;
 	char task_id[32], buf[512];
-	sigset_t fwd;
 	uint64_t timeout;
 	int r;
 
@@ -370,16 +404,8 @@ int sbx_cmd_exec(int argc, char **argv)
 	}
 	if (prepare(&a, &p, &prog) < 0)
 		return SBX_EXIT_FAILURE;
-	timeout = p->timeout_default_ms;
-	if (a.timeout_set) {
-		if (p->timeout_max_ms && a.timeout_ms > p->timeout_max_ms) {
-			log_error("--timeout %llums is above the maximum of policy '%s' (%llums)",
-				  (unsigned long long)a.timeout_ms, p->name,
-				  (unsigned long long)p->timeout_max_ms);
-			return SBX_EXIT_FAILURE;
-		}
-		timeout = a.timeout_ms;
-	}
+	if (resolve_timeout(&a, p, &timeout) < 0)
+		return SBX_EXIT_FAILURE;
 	if (a.sealed_file && open_sealed(&a, p, &secrets) < 0)
 		return SBX_EXIT_FAILURE;
 	if (secrets && sbx_secret_set_envp(secrets, &senv) < 0)
@@ -387,16 +413,9 @@ int sbx_cmd_exec(int argc, char **argv)
 	if (sbx_exec_env_build(&a.env, p, senv) < 0)
 		return SBX_EXIT_FAILURE;
 
-	sigemptyset(&fwd);
-	for (const int *s = (const int[]){SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0};
-	     *s; s++)
-		sigaddset(&fwd, *s);
-	(void)sigprocmask(SIG_BLOCK, &fwd, NULL);
-	sigfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sigfd < 0) {
-		log_error_errno(-errno, "signalfd");
+	sigfd = open_forward_signalfd();
+	if (sigfd < 0)
 		return SBX_EXIT_FAILURE;
-	}
 
 	(void)snprintf(task_id, sizeof(task_id), "exec-%d", (int)getpid());
 	const struct sbx_sandbox_params params = {

@@ -112,6 +112,33 @@ static int read_stdin(json_t *req)
 	return 0;
 }
 
+/* --sealed-file PATH: the blob is the file's first line. */
+static int add_sealed(json_t *req, const char *path)
+{
+	char *blob = NULL;
+
+	if (sbx_fd_read_file(path, 1 << 20, &blob, NULL) < 0)
+		return log_error("cannot read sealed file '%s'", path), -EINVAL;
+	blob[strcspn(blob, "\r\n")] = '\0';
+	(void)json_object_set_new(req, "sealed", json_string(blob));
+	free(blob);
+	return 0;
+}
+
+/* --env NAME=VALUE */
+static int add_env(json_t *env, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char name[129];
+
+	if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(name))
+		return log_error("--env: expected NAME=VALUE"), -EINVAL;
+	memcpy(name, arg, (size_t)(eq - arg));
+	name[eq - arg] = '\0';
+	(void)json_object_set_new(env, name, json_string(eq + 1));
+	return 0;
+}
+
 static int build_run(int argc, char **argv, const char **ret_socket, json_t **ret)
 {
 	static const struct option opts[] = {
@@ -126,7 +153,6 @@ static int build_run(int argc, char **argv, const char **ret_socket, json_t **re
 	};
 	json_t *req = json_pack("{s:s, s:s, s:s}", "id", "run", "op", "run", "policy", "default");
 	json_t *env = json_object(), *args = json_array();
-	char *blob = NULL;
 	uint64_t ms;
 	int c;
 
@@ -140,25 +166,16 @@ static int build_run(int argc, char **argv, const char **ret_socket, json_t **re
 			(void)json_object_set_new(req, "policy", json_string(optarg));
 			break;
 		case 'f':
-			if (sbx_fd_read_file(optarg, 1 << 20, &blob, NULL) < 0)
-				return log_error("cannot read sealed file '%s'", optarg), -EINVAL;
-			blob[strcspn(blob, "\r\n")] = '\0';
-			(void)json_object_set_new(req, "sealed", json_string(blob));
-			free(blob);
+			if (add_sealed(req, optarg) < 0)
+				return -EINVAL;
 			break;
 		case 'c':
 			(void)json_object_set_new(req, "context", json_string(optarg));
 			break;
-		case 'e': {
-			const char *eq = strchr(optarg, '=');
-			char name[129];
-			if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(name))
-				return log_error("--env: expected NAME=VALUE"), -EINVAL;
-			memcpy(name, optarg, (size_t)(eq - optarg));
-			name[eq - optarg] = '\0';
-			(void)json_object_set_new(env, name, json_string(eq + 1));
+		case 'e':
+			if (add_env(env, optarg) < 0)
+				return -EINVAL;
 			break;
-		}
 		case 't':
 			if (sbx_parse_duration_ms(optarg, &ms) < 0 || ms == 0)
 				return log_error("--timeout: '%s' is not a duration", optarg),

@@ -94,7 +94,12 @@ static int seal_via_socket(const char *socket, const char *context, struct sbx_s
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
-int sbx_cmd_seal(int argc, char **argv)
+struct seal_opts {
+	const char *context, *path, *socket;
+};
+
+/* Parses and checks seal's arguments: -1 to go on, else the exit status to return now. */
+static int parse_seal_opts(int argc, char **argv, struct seal_opts *o)
 {
 	static const struct option opts[] = {
 	    {"context", required_argument, NULL, 'c'},
@@ -103,27 +108,19 @@ int sbx_cmd_seal(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
-	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
-	_cleanup_(sbx_secret_freep) struct sbx_secret *in = NULL;
-	_cleanup_(sbx_secret_set_freep) struct sbx_secret_set *set = NULL;
-	_cleanup_free_ char *blob = NULL;
-	const struct rlimit zero = {0, 0};
-	const char *context = NULL, *path = NULL, *socket = NULL;
-	char err[SBX_KEYRING_ERR_MAX] = "";
-	size_t line = 0;
-	int c, r;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:k:s:h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 's':
-			socket = optarg;
+			o->socket = optarg;
 			break;
 		case 'c':
-			context = optarg;
+			o->context = optarg;
 			break;
 		case 'k':
-			path = optarg;
+			o->path = optarg;
 			break;
 		case 'h':
 			seal_usage(stdout);
@@ -138,11 +135,33 @@ int sbx_cmd_seal(int argc, char **argv)
 			  argv[optind]);
 		return SBX_EXIT_USAGE;
 	}
-	if (!context || sbx_sealed_context_check(context) < 0) {
+	if (!o->context || sbx_sealed_context_check(o->context) < 0) {
 		log_error("--context CTX is required: 1-%u printable ASCII bytes, no tabs",
 			  SBX_SEALED_CONTEXT_MAX);
 		return SBX_EXIT_USAGE;
 	}
+	return -1;
+}
+
+int sbx_cmd_seal(int argc, char **argv)
+{
+	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
+	_cleanup_(sbx_secret_freep) struct sbx_secret *in = NULL;
+	_cleanup_(sbx_secret_set_freep) struct sbx_secret_set *set = NULL;
+	_cleanup_free_ char *blob = NULL;
+	const struct rlimit zero = {0, 0};
+	struct seal_opts o = {0};
+	const char *context, *path, *socket;
+	char err[SBX_KEYRING_ERR_MAX] = "";
+	size_t line = 0;
+	int r;
+
+	r = parse_seal_opts(argc, argv, &o);
+	if (r >= 0)
+		return r;
+	context = o.context;
+	path = o.path;
+	socket = o.socket;
 	/* Plaintext and keys are about to be in memory. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &zero) < 0)
 		return log_error_errno(errno, "cannot disable core dumps"), 1;
