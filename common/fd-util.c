@@ -27,6 +27,22 @@ static bool is_kept(int fd, const int *keep, size_t n_keep)
 	return false;
 }
 
+/* A /proc/self/fd entry name as an fd number: true when it is non-empty and all digits. */
+static bool parse_fd_name(const char *name, int *ret_fd)
+{
+	int fd = 0;
+
+	if (name[0] == '\0')
+		return false;
+	for (const char *p = name; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		fd = fd * 10 + (*p - '0');
+	}
+	*ret_fd = fd;
+	return true;
+}
+
 /* Fallback: walk /proc/self/fd with getdents64 into a stack buffer. */
 static int close_from_proc(int from, const int *keep, size_t n_keep)
 {
@@ -47,15 +63,8 @@ static int close_from_proc(int from, const int *keep, size_t n_keep)
 		for (long off = 0; off < n;) {
 			struct dirent64 *d = (struct dirent64 *)(buf + off);
 			int fd = 0;
-			bool num = d->d_name[0] != '\0';
-			for (const char *p = d->d_name; *p; p++) {
-				if (*p < '0' || *p > '9') {
-					num = false;
-					break;
-				}
-				fd = fd * 10 + (*p - '0');
-			}
-			if (num && fd >= from && fd != dfd && !is_kept(fd, keep, n_keep))
+			if (parse_fd_name(d->d_name, &fd) && fd >= from && fd != dfd &&
+			    !is_kept(fd, keep, n_keep))
 				(void)close(fd);
 			off += d->d_reclen;
 		}

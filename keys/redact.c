@@ -118,6 +118,27 @@ static int append(char **out, size_t *out_len, size_t *cap, const void *s, size_
 	return 0;
 }
 
+/*
+ * The first pattern (in order) whose whole value matches at i, or NULL. Sets *hold instead,
+ * and stops, when before eof a value is cut off by the end of the input but matches so far:
+ * the rest may still become this value.
+ */
+static const struct pattern *match_at(const struct sbx_redactor *r, const unsigned char *in,
+				      size_t i, size_t total, bool eof, bool *hold)
+{
+	for (size_t k = 0; k < r->n; k++) {
+		const struct pattern *p = &r->p[k];
+		if (total - i >= p->len) {
+			if (equal_at(r, in, i, p, p->len))
+				return p;
+		} else if (!eof && equal_at(r, in, i, p, total - i)) {
+			*hold = true;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
 int sbx_redact_feed(struct sbx_redactor *r, const void *in_, size_t len, bool eof, char **out,
 		    size_t *out_len)
 {
@@ -128,28 +149,18 @@ int sbx_redact_feed(struct sbx_redactor *r, const void *in_, size_t len, bool eo
 
 	while (i < total) {
 		unsigned char b = at(r, in, i);
-		bool matched = false, hold = false;
-		if (r->first[b]) {
-			for (size_t k = 0; k < r->n && !matched && !hold; k++) {
-				const struct pattern *p = &r->p[k];
-				if (total - i >= p->len) {
-					matched = equal_at(r, in, i, p, p->len);
-					if (matched) {
-						int m = snprintf(tag, sizeof(tag), "[REDACTED:%s]",
-								 p->name);
-						if (append(out, out_len, &cap, tag, (size_t)m) < 0)
-							goto oom;
-						i += p->len;
-						r->count++;
-					}
-				} else if (!eof && equal_at(r, in, i, p, total - i)) {
-					hold = true; /* the rest may still become this value */
-				}
-			}
-		}
+		bool hold = false;
+		const struct pattern *p =
+		    r->first[b] ? match_at(r, in, i, total, eof, &hold) : NULL;
 		if (hold)
 			break;
-		if (!matched) {
+		if (p) {
+			int m = snprintf(tag, sizeof(tag), "[REDACTED:%s]", p->name);
+			if (append(out, out_len, &cap, tag, (size_t)m) < 0)
+				goto oom;
+			i += p->len;
+			r->count++;
+		} else {
 			if (append(out, out_len, &cap, &b, 1) < 0)
 				goto oom;
 			i++;

@@ -291,25 +291,32 @@ static void bind_at(int rootfd, const char *source, const char *target, bool dir
 	attach(tree, pointfd, "bind", report_fd);
 }
 
+/* How fs_at() makes a file system: size and mode are fsconfig strings, NULL to leave unset. */
+struct fs_opts {
+	const char *fstype;
+	const char *size;
+	const char *mode;
+	uint64_t attrs;
+};
+
 /* A new file system instance (tmpfs, proc) attached at target. */
-static void fs_at(int rootfd, const char *fstype, const char *target, const char *size,
-		  const char *mode, uint64_t attrs, int report_fd)
+static void fs_at(int rootfd, const char *target, const struct fs_opts *o, int report_fd)
 {
 	int pointfd = make_point(rootfd, target, true, report_fd);
-	int fs = fsopen(fstype, FSOPEN_CLOEXEC);
+	int fs = fsopen(o->fstype, FSOPEN_CLOEXEC);
 	int mnt;
 
 	if (fs < 0)
-		sbx_child_fail(report_fd, fstype, errno);
-	if ((size && fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) < 0) ||
-	    (mode && fsconfig(fs, FSCONFIG_SET_STRING, "mode", mode, 0) < 0) ||
+		sbx_child_fail(report_fd, o->fstype, errno);
+	if ((o->size && fsconfig(fs, FSCONFIG_SET_STRING, "size", o->size, 0) < 0) ||
+	    (o->mode && fsconfig(fs, FSCONFIG_SET_STRING, "mode", o->mode, 0) < 0) ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		sbx_child_fail(report_fd, fstype, errno);
-	mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)attrs);
+		sbx_child_fail(report_fd, o->fstype, errno);
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)o->attrs);
 	if (mnt < 0)
-		sbx_child_fail(report_fd, fstype, errno);
+		sbx_child_fail(report_fd, o->fstype, errno);
 	(void)close(fs);
-	attach(mnt, pointfd, fstype, report_fd);
+	attach(mnt, pointfd, o->fstype, report_fd);
 }
 
 static void write_file(int rootfd, const struct sbx_mount *m, int report_fd)
@@ -349,10 +356,13 @@ static void make_dev(int rootfd, int report_fd)
 					       {"/proc/self/fd/0", "dev/stdin"},
 					       {"/proc/self/fd/1", "dev/stdout"},
 					       {"/proc/self/fd/2", "dev/stderr"}};
+	static const struct fs_opts dev = {.fstype = "tmpfs",
+					   .size = "65536",
+					   .mode = "0755",
+					   .attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC};
 	char src[64], dst[64];
 
-	fs_at(rootfd, "tmpfs", "dev", "65536", "0755", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-	      report_fd);
+	fs_at(rootfd, "dev", &dev, report_fd);
 	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {
 		(void)snprintf(src, sizeof(src), OLDROOT "/dev/%s", nodes[i]);
 		(void)snprintf(dst, sizeof(dst), "dev/%s", nodes[i]);
@@ -370,9 +380,10 @@ static void make_proc(int rootfd, int report_fd)
 	static const char *const masked[] = {"proc/kcore", "proc/keys", "proc/timer_list",
 					     "proc/sched_debug"};
 	const uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	const struct fs_opts proc = {.fstype = "proc", .attrs = attrs};
 	char src[64];
 
-	fs_at(rootfd, "proc", "proc", NULL, NULL, attrs, report_fd);
+	fs_at(rootfd, "proc", &proc, report_fd);
 	for (size_t i = 0; i < ARRAY_SIZE(ro); i++) {
 		struct stat st;
 		(void)snprintf(src, sizeof(src), "/newroot/%s", ro[i]);
@@ -425,11 +436,16 @@ void sbx_mounts_apply(const struct sbx_mount_plan *plan, int report_fd)
 		case SBX_MNT_SYMLINK:
 			make_symlink(rootfd, m->source, m->target, report_fd);
 			break;
-		case SBX_MNT_TMPFS:
+		case SBX_MNT_TMPFS: {
+			const struct fs_opts tmpfs = {.fstype = "tmpfs",
+						      .size = m->options,
+						      .mode = mode,
+						      .attrs =
+							  MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
 			(void)snprintf(mode, sizeof(mode), "%o", (unsigned)m->mode);
-			fs_at(rootfd, "tmpfs", m->target, m->options, mode,
-			      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, report_fd);
+			fs_at(rootfd, m->target, &tmpfs, report_fd);
 			break;
+		}
 		case SBX_MNT_FILE:
 			write_file(rootfd, m, report_fd);
 			break;

@@ -114,6 +114,33 @@ static pid_t do_clone(const struct sbx_policy *p, int cgroup_fd, int *ret_pidfd)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
+/* A sandbox with no fds or leases yet: sbx_sandbox_free() can take it as it is. */
+static struct sbx_sandbox *sandbox_new(void)
+{
+	struct sbx_sandbox *sb = calloc(1, sizeof(*sb));
+
+	if (!sb)
+		return NULL;
+	sb->pidfd = sb->report_fd = sb->lease.lock_fd = sb->init_lease.lock_fd = -1;
+	sb->sync_fd = -1;
+	return sb;
+}
+
+/* The payload's uid lease and, with a user namespace, init's own from the same pool. */
+static int lease_uids(const struct sbx_sandbox_params *params, struct sbx_sandbox *sb)
+{
+	const char *dir = params->runtime_dir ? params->runtime_dir : SBX_RUNTIME_DIR_DEFAULT;
+	uint32_t base = params->uid_base ? params->uid_base : SBX_UID_POOL_BASE;
+	uint32_t count = params->uid_count ? params->uid_count : SBX_UID_POOL_SIZE;
+	int r = sbx_ids_lease(dir, base, count, &sb->lease);
+
+	/* In a user namespace init runs as a mapped uid too: never the payload's, or the
+	 * payload could signal it and read its memory. */
+	if (r >= 0 && params->policy->user_namespace)
+		r = sbx_ids_lease(dir, base, count, &sb->init_lease);
+	return r;
+}
+
 int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbox **ret,
 		      struct sbx_sandbox_error *reterr)
 {
@@ -131,24 +158,13 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 		set_error(reterr, "params", -EINVAL);
 		return -EINVAL;
 	}
-	sb = calloc(1, sizeof(*sb));
+	sb = sandbox_new();
 	if (!sb) {
 		set_error(reterr, "params", -ENOMEM);
 		return -ENOMEM;
 	}
-	sb->pidfd = sb->report_fd = sb->lease.lock_fd = sb->init_lease.lock_fd = -1;
-	sb->sync_fd = -1;
 
-	r = sbx_ids_lease(params->runtime_dir ? params->runtime_dir : SBX_RUNTIME_DIR_DEFAULT,
-			  params->uid_base ? params->uid_base : SBX_UID_POOL_BASE,
-			  params->uid_count ? params->uid_count : SBX_UID_POOL_SIZE, &sb->lease);
-	/* In a user namespace init runs as a mapped uid too: never the payload's, or the
-	 * payload could signal it and read its memory. */
-	if (r >= 0 && p->user_namespace)
-		r = sbx_ids_lease(
-		    params->runtime_dir ? params->runtime_dir : SBX_RUNTIME_DIR_DEFAULT,
-		    params->uid_base ? params->uid_base : SBX_UID_POOL_BASE,
-		    params->uid_count ? params->uid_count : SBX_UID_POOL_SIZE, &sb->init_lease);
+	r = lease_uids(params, sb);
 	if (r < 0) {
 		set_error(reterr, "uid_lease", r);
 		goto fail;
