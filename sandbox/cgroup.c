@@ -5,10 +5,14 @@
  * hosts, and this project's CI machine, keep memory/pids/cpu on v1). A limit the policy sets
  * but no hierarchy can enforce is an error, never silently skipped.
  *
- * Layout: v2 groups live under SBX_CGROUP_V2_PARENT of the unified hierarchy (the daemon will
- * use its delegated subtree instead); v1 groups under the invoking process's own group of that
- * hierarchy plus "/sbx", so a supervisor confined by its own limits keeps its tasks inside them.
- * Each task gets one directory named by its task id in each hierarchy used.
+ * Layout: v2 groups live under SBX_CGROUP_V2_PARENT of the unified hierarchy, unless the
+ * supervisor was given a delegated subtree (systemd's Delegate=yes marks it with the xattr
+ * trusted.delegate=1): then sbx_cgroup_delegate() moves the supervisor into a leaf
+ * "<own>/supervisor" (cgroup v2 allows no process in a group whose controllers are enabled for
+ * children) and task groups become its siblings, "<own>/<task id>". v1 groups live under the
+ * invoking process's own group of that hierarchy plus "/sbx", so a supervisor confined by its
+ * own limits keeps its tasks inside them. Each task gets one directory named by its task id in
+ * each hierarchy used.
  *
  * Discovery (mountinfo, /proc/self/cgroup) runs once per process; the spawn path only does
  * mkdir, a few short writes and the attach.
@@ -26,6 +30,7 @@
 #include <unistd.h>
 
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "common/fd-util.h"
 #include "common/macro.h"
@@ -45,8 +50,10 @@ static const char *const ctl_names[_CTL_MAX] = {"memory", "pids", "cpu"};
 static struct {
 	bool done;
 	int err;
-	char v2_mount[PATH_MAX];	  /* "" when no cgroup2 mount */
-	bool on_v2[_CTL_MAX];		  /* controller available in the unified root */
+	char v2_mount[PATH_MAX];  /* "" when no cgroup2 mount */
+	char v2_parent[PATH_MAX]; /* where task groups are made: "<mount>/sbx" or delegated */
+	bool delegated;		  /* v2_parent is our delegated subtree */
+	bool on_v2[_CTL_MAX];	  /* controller available in the unified root */
 	char v1_base[_CTL_MAX][PATH_MAX]; /* "<mount><own path>/sbx"; "" when absent */
 } host;
 
@@ -147,6 +154,8 @@ static int discover(void)
 		}
 	}
 	if (host.v2_mount[0]) {
+		(void)fmt(host.v2_parent, sizeof(host.v2_parent), "%s%s", host.v2_mount,
+			  SBX_CGROUP_V2_PARENT);
 		(void)fmt(path, sizeof(path), "%s/cgroup.controllers", host.v2_mount);
 		if (sbx_fd_read_file(path, 4096, &controllers, NULL) == 0)
 			for (int c = 0; c < _CTL_MAX; c++)
@@ -182,7 +191,9 @@ static int v2_prepare(const bool use[_CTL_MAX])
 		if (use[c])
 			n += (size_t)snprintf(ctl + n, sizeof(ctl) - n, "%s+%s", n ? " " : "",
 					      ctl_names[c]);
-	(void)fmt(parent, sizeof(parent), "%s%s", host.v2_mount, SBX_CGROUP_V2_PARENT);
+	if (host.delegated)
+		return 0; /* sbx_cgroup_delegate enabled what the subtree offers */
+	(void)fmt(parent, sizeof(parent), "%s", host.v2_parent);
 	r = make_dir(parent);
 	if (r < 0 || !ctl[0])
 		return r;
@@ -262,12 +273,10 @@ int sbx_cgroup_create(const char *task_id, const struct sbx_policy *p, struct sb
 		r = v2_prepare(v2);
 		if (r < 0) {
 			(void)fmt(reterr->detail, sizeof(reterr->detail),
-				  "enabling controllers in '%s%s'", host.v2_mount,
-				  SBX_CGROUP_V2_PARENT);
+				  "enabling controllers in '%s'", host.v2_parent);
 			goto fail;
 		}
-		r = fmt(cg->v2, sizeof(cg->v2), "%s%s/%s", host.v2_mount, SBX_CGROUP_V2_PARENT,
-			task_id);
+		r = fmt(cg->v2, sizeof(cg->v2), "%s/%s", host.v2_parent, task_id);
 		if (r < 0 || mkdir(cg->v2, 0755) < 0) {
 			r = r < 0 ? r : -errno;
 			cg->v2[0] = '\0';
@@ -436,14 +445,81 @@ static void prune_dir(const char *dir)
 
 void sbx_cgroup_prune_exec(void)
 {
-	char dir[PATH_MAX + 32];
-
 	if (discover() < 0)
 		return;
-	if (host.v2_mount[0] &&
-	    fmt(dir, sizeof(dir), "%s%s", host.v2_mount, SBX_CGROUP_V2_PARENT) == 0)
-		prune_dir(dir);
+	if (host.v2_parent[0])
+		prune_dir(host.v2_parent);
 	for (int c = 0; c < _CTL_MAX; c++)
 		if (host.v1_base[c][0])
 			prune_dir(host.v1_base[c]);
+}
+
+/* Our own group of the unified hierarchy ("/a/b", "/" at the root), from /proc/self/cgroup. */
+static int own_v2_path(char *buf, size_t len)
+{
+	_cleanup_free_ char *cgroups = NULL;
+	const char *p;
+	int r = sbx_fd_read_file("/proc/self/cgroup", 1 << 16, &cgroups, NULL);
+
+	if (r < 0)
+		return r;
+	for (p = cgroups; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, "0::", 3) == 0)
+			return fmt(buf, len, "%.*s", (int)strcspn(p + 3, "\n"), p + 3);
+	return -ENOENT;
+}
+
+static bool marked_delegated(const char *dir)
+{
+	static const char *const names[] = {"trusted.delegate", "user.delegate"};
+	char v[8];
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		ssize_t n = getxattr(dir, names[i], v, sizeof(v) - 1);
+		if (n > 0) {
+			v[n] = '\0';
+			if (strcmp(v, "1") == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+int sbx_cgroup_delegate(char *ret_dir, size_t len)
+{
+	_cleanup_free_ char *controllers = NULL;
+	char own[PATH_MAX], dir[PATH_MAX], leaf[PATH_MAX + 16], ctl[64] = "";
+	size_t n = 0;
+	int r = discover();
+
+	if (r < 0 || !host.v2_mount[0])
+		return r;
+	r = own_v2_path(own, sizeof(own));
+	if (r < 0)
+		return r;
+	if (strcmp(own, "/") == 0 || fmt(dir, sizeof(dir), "%s%s", host.v2_mount, own) < 0 ||
+	    !marked_delegated(dir))
+		return 0;
+	/* Into the leaf first: a group with a process cannot enable controllers for children. */
+	(void)fmt(leaf, sizeof(leaf), "%s/supervisor", dir);
+	r = make_dir(leaf);
+	if (r < 0 || (r = write_at(leaf, "cgroup.procs", "0")) < 0)
+		return r;
+	(void)fmt(leaf, sizeof(leaf), "%s/cgroup.controllers", dir);
+	r = sbx_fd_read_file(leaf, 4096, &controllers, NULL);
+	if (r < 0)
+		return r;
+	for (int c = 0; c < _CTL_MAX; c++) {
+		host.on_v2[c] = has_word(controllers, ctl_names[c], ' ');
+		if (host.on_v2[c])
+			n += (size_t)snprintf(ctl + n, sizeof(ctl) - n, "%s+%s", n ? " " : "",
+					      ctl_names[c]);
+	}
+	if (ctl[0] && (r = write_at(dir, "cgroup.subtree_control", ctl)) < 0)
+		return r;
+	(void)fmt(host.v2_parent, sizeof(host.v2_parent), "%s", dir);
+	host.delegated = true;
+	if (ret_dir)
+		(void)fmt(ret_dir, len, "%s", dir);
+	return 1;
 }

@@ -113,6 +113,7 @@ bool sbx_cgroup_oom_killed(struct sbx_cgroup *cg);
 struct sbx_cgroup *sbx_cgroup_destroy(struct sbx_cgroup *cg);
 
 void sbx_cgroup_prune_exec(void);
+int sbx_cgroup_delegate(char *ret_dir, size_t len);
 
 /* ---- net.c ---- */
 void sbx_net_lo_up(int report_fd);

@@ -104,5 +104,14 @@ int sbx_sandbox_envp(char *const *extra, size_t n_extra, char *const *secrets, c
 /* Removes the cgroups of `sbxctl exec` runs whose process was killed outright. */
 void sbx_sandbox_prune_exec(void);
 
+/* For a supervisor given a delegated cgroup v2 subtree (its own group carries the xattr
+ * trusted.delegate=1 or user.delegate=1, as systemd's Delegate=yes sets): moves the calling
+ * process into the leaf "<own>/supervisor", enables the memory/pids/cpu controllers the
+ * subtree offers for its children, and makes every later sandbox's v2 group a child of
+ * "<own>". Call once, early, before any sandbox. Returns 1 with the subtree's path in ret_dir
+ * (may be NULL), 0 when there is no delegated subtree (groups stay under "/sbx" of the unified
+ * hierarchy), or -errno (nothing is changed unless the move into the leaf succeeded). */
+int sbx_sandbox_delegate_cgroup(char *ret_dir, size_t len);
+
 /* "pivot_root: Invalid argument" */
 const char *sbx_sandbox_strerror(const struct sbx_sandbox_error *e, char *buf, size_t len);

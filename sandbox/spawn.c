@@ -432,3 +432,8 @@ void sbx_sandbox_prune_exec(void)
 {
 	sbx_cgroup_prune_exec();
 }
+
+int sbx_sandbox_delegate_cgroup(char *ret_dir, size_t len)
+{
+	return sbx_cgroup_delegate(ret_dir, len);
+}

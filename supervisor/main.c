@@ -385,6 +385,13 @@ int main(int argc, char **argv)
 	}
 	(void)signal(SIGPIPE, SIG_IGN);
 	server.loop = uv_default_loop();
+	r = sbx_sandbox_delegate_cgroup(dir, sizeof(dir));
+	if (r < 0) {
+		log_error_errno(r, "moving into a leaf of the delegated cgroup subtree");
+		return EXIT_CONFIG;
+	}
+	if (r > 0)
+		log_info("task cgroups go below the delegated subtree '%s'", dir);
 	sbx_sandbox_prune_exec(); /* groups of tasks of an sbxd that was killed outright */
 	fd = inherited_socket();
 	if (fd < 0) {

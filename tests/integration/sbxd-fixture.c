@@ -123,6 +123,21 @@ static void dump_log(const struct sbx_fixture *f)
 	free(log);
 }
 
+/* Moves the calling process into the cgroup directory dir. */
+static int join_cgroup(const char *dir)
+{
+	char path[4096];
+	int fd, r = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		r = -errno;
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
+}
+
 int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts)
 {
 	static const struct sbx_fixture_opts dev = {0};
@@ -171,6 +186,8 @@ int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts
 			(void)unsetenv("SUDO_UID");
 		(void)unsetenv("NOTIFY_SOCKET");
 		(void)unsetenv("LISTEN_FDS");
+		if (o->cgroup && join_cgroup(o->cgroup) < 0)
+			_exit(126);
 		if (config)
 			execl(sbxd, sbxd, "--config", f->config, (char *)NULL);
 		else

@@ -30,6 +30,7 @@ struct sbx_fixture_opts {
 	const char *clients;  /* JSON array text for "clients", or NULL */
 	bool config;	      /* --config even without limits or clients */
 	const char *sudo_uid; /* --dev: SUDO_UID for the daemon (the invoking user), or NULL */
+	const char *cgroup;   /* a cgroup directory the daemon is started in, or NULL */
 };
 
 struct sbx_fixture {
