@@ -109,8 +109,9 @@ static int cbc_decrypt(const unsigned char *key, const unsigned char *iv, const 
 	return 0;
 }
 
-int sbx_fernet_decrypt(const struct sbx_secret *key, const char *token, size_t len, int64_t now,
-		       int64_t ttl, struct sbx_secret **ret, enum sbx_fernet_error *reterr)
+int sbx_fernet_decrypt(const struct sbx_secret *key, const char *token, size_t len,
+		       const struct sbx_fernet_ttl *check, struct sbx_secret **ret,
+		       enum sbx_fernet_error *reterr)
 {
 	_cleanup_(sbx_secret_freep) struct sbx_secret *pt = NULL;
 	_cleanup_free_ unsigned char *bin = NULL;
@@ -147,7 +148,7 @@ int sbx_fernet_decrypt(const struct sbx_secret *key, const char *token, size_t l
 	ts = 0;
 	for (size_t i = 1; i < 9; i++)
 		ts = (int64_t)(((uint64_t)ts << 8) | bin[i]);
-	if (ttl > 0 && (ts + ttl < now || now + MAX_SKEW < ts))
+	if (check && check->ttl > 0 && (ts + check->ttl < check->now || check->now + MAX_SKEW < ts))
 		return fault(SBX_FERNET_EXPIRED, reterr);
 	r = sbx_secret_new(ctlen, &pt);
 	if (r < 0)
@@ -172,7 +173,7 @@ int sbx_fernet_reseal(const struct sbx_secret *key, const struct sbx_keyring *kr
 	*reterr = SBX_FERNET_OK;
 	if (sbx_sealed_context_check(context) < 0)
 		return fault(SBX_FERNET_BAD_CONTEXT, reterr);
-	r = sbx_fernet_decrypt(key, token, strlen(token), 0, 0, &pt, reterr);
+	r = sbx_fernet_decrypt(key, token, strlen(token), NULL, &pt, reterr);
 	if (r < 0)
 		return r;
 	r = sbx_sealed_parse_plaintext(sbx_secret_data(pt), sbx_secret_len(pt), true, NULL, NULL,

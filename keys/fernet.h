@@ -34,12 +34,19 @@ const char *sbx_fernet_error_name(enum sbx_fernet_error e);
  * -EINVAL when it is not 32 bytes. */
 int sbx_fernet_key_read_fd(int fd, struct sbx_secret **ret);
 
-/* Verifies and decrypts token (len bytes, surrounding whitespace not allowed). With
- * ttl > 0 the timestamp must lie within [now - ttl, now + 60] (the spec's skew); ttl 0
- * skips time checks, as a migration of stored data must. On success *ret holds the
- * plaintext in locked memory. Returns 0, -ENOMEM, or -EBADMSG with *reterr set. */
-int sbx_fernet_decrypt(const struct sbx_secret *key, const char *token, size_t len, int64_t now,
-		       int64_t ttl, struct sbx_secret **ret, enum sbx_fernet_error *reterr);
+/* The time check of a token: its timestamp must lie within [now - ttl, now + 60]. */
+struct sbx_fernet_ttl {
+	int64_t now; /* seconds since the epoch */
+	int64_t ttl; /* seconds; 0 skips the check */
+};
+
+/* Verifies and decrypts token (len bytes, surrounding whitespace not allowed). With a time
+ * check (may be NULL) whose ttl > 0 the timestamp must lie within [now - ttl, now + 60] (the
+ * spec's skew); without one no time is checked, as a migration of stored data must. On success
+ * *ret holds the plaintext in locked memory. Returns 0, -ENOMEM, or -EBADMSG with *reterr set. */
+int sbx_fernet_decrypt(const struct sbx_secret *key, const char *token, size_t len,
+		       const struct sbx_fernet_ttl *check, struct sbx_secret **ret,
+		       enum sbx_fernet_error *reterr);
 
 /* The migration of one token: decrypts it, reads its plaintext as a JSON object of
  * name -> string (names normalised, reserved names refused) and seals that under kr's
