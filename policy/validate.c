@@ -19,76 +19,6 @@
 #define NAME_MAX_LEN 128
 #define PATH_MAX_LEN 4095
 
-/* Names a request may never set, whatever a policy lists: the dynamic loader and libc
- * (LD_PRELOAD, GCONV_PATH and friends load code), shells that run code from variables,
- * interpreters' code paths and TLS trust, and where traffic goes. Locale and terminal names
- * (LANG, LC_*, TZ, TERM) stay allowed: they select data, not code. */
-static const char *const env_forbidden[] = {
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "SHELL",
-    "PWD",
-    "OLDPWD",
-    "TMPDIR",
-    "IFS",
-    "ENV",
-    "BASH_ENV",
-    "SHELLOPTS",
-    "BASHOPTS",
-    "PS4",
-    "PROMPT_COMMAND",
-    "CDPATH",
-    "GLIBC_TUNABLES",
-    "GCONV_PATH",
-    "LOCPATH",
-    "NLSPATH",
-    "HOSTALIASES",
-    "RES_OPTIONS",
-    "LOCALDOMAIN",
-    "TZDIR",
-    "NODE_OPTIONS",
-    "NODE_PATH",
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "PYTHONSTARTUP",
-    "PYTHONINSPECT",
-    "PYTHONUSERBASE",
-    "PERL5LIB",
-    "PERL5OPT",
-    "PERLLIB",
-    "RUBYOPT",
-    "RUBYLIB",
-    "JAVA_TOOL_OPTIONS",
-    "JDK_JAVA_OPTIONS",
-    "_JAVA_OPTIONS",
-    "CLASSPATH",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "CURL_CA_BUNDLE",
-    "REQUESTS_CA_BUNDLE",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
-    "GIT_SSH",
-    "GIT_SSH_COMMAND",
-    "GIT_EXEC_PATH",
-    "GIT_DIR",
-    "NOTIFY_SOCKET",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "LISTEN_FDNAMES",
-    "CREDENTIALS_DIRECTORY",
-    "JOURNAL_STREAM",
-};
-static const char *const env_forbidden_prefixes[] = {"LD_", "DYLD_", "MALLOC_", "GIT_CONFIG_"};
-
 static bool has_prefix(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -219,7 +149,8 @@ static bool upper_name(const char *s, bool first_letter)
 const char *sbx_validate_secret(const char *s)
 {
 	static _Thread_local char msg[160];
-	const char *suffix = s + 1;
+	const char *suffix = s + 1, *r;
+	unsigned flags;
 
 	if (strlen(s) > NAME_MAX_LEN)
 		return "too long (at most 128 characters)";
@@ -233,9 +164,9 @@ const char *sbx_validate_secret(const char *s)
 	}
 	if (suffix[0] != '_' || !upper_name(suffix, false) || strspn(suffix, "_") == strlen(suffix))
 		return "a pattern must be \"*_SUFFIX\" with SUFFIX of [A-Z0-9_]";
-	for (size_t i = 0; sbx_envnames_reserved_at(i); i++) {
-		const char *r = sbx_envnames_reserved_at(i);
-		if (strlen(r) > strlen(suffix) && has_suffix(r, suffix)) {
+	for (size_t i = 0; (r = sbx_envnames_at(i, &flags)); i++) {
+		if (!(flags & SBX_ENVNAME_PREFIX) && strlen(r) > strlen(suffix) &&
+		    has_suffix(r, suffix)) {
 			(void)snprintf(msg, sizeof(msg), "would match the reserved name '%s'", r);
 			return msg;
 		}
@@ -245,13 +176,7 @@ const char *sbx_validate_secret(const char *s)
 
 bool sbx_validate_env_forbidden(const char *name)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(env_forbidden); i++)
-		if (strcmp(name, env_forbidden[i]) == 0)
-			return true;
-	for (size_t i = 0; i < ARRAY_SIZE(env_forbidden_prefixes); i++)
-		if (has_prefix(name, env_forbidden_prefixes[i]))
-			return true;
-	return false;
+	return sbx_envnames_forbidden(name);
 }
 
 static bool env_name(const char *s, size_t n)
@@ -271,6 +196,8 @@ const char *sbx_validate_env(const char *s)
 {
 	static _Thread_local char msg[160];
 	size_t n = strlen(s);
+	unsigned flags;
+	const char *f;
 
 	if (n > NAME_MAX_LEN)
 		return "too long (at most 128 characters)";
@@ -278,18 +205,16 @@ const char *sbx_validate_env(const char *s)
 		if (s[n - 2] != '_' || !env_name(s, n - 1))
 			return "a pattern must be \"PREFIX_*\" with PREFIX of letters, digits and "
 			       "'_'";
-		for (size_t i = 0; i < ARRAY_SIZE(env_forbidden); i++)
-			if (strncmp(env_forbidden[i], s, n - 1) == 0) {
+		for (size_t i = 0; (f = sbx_envnames_at(i, &flags)); i++) {
+			if (!(flags & SBX_ENVNAME_CODE))
+				continue;
+			/* "GCONV_*" would match "GCONV_PATH"; "LD_PRELOAD_*" lies inside "LD_*". */
+			if (strncmp(f, s, n - 1) == 0 ||
+			    ((flags & SBX_ENVNAME_PREFIX) && has_prefix(s, f))) {
 				(void)snprintf(msg, sizeof(msg),
-					       "would match the forbidden name '%s'",
-					       env_forbidden[i]);
-				return msg;
-			}
-		for (size_t i = 0; i < ARRAY_SIZE(env_forbidden_prefixes); i++) {
-			const char *f = env_forbidden_prefixes[i];
-			if (strncmp(f, s, n - 1) == 0 || has_prefix(s, f)) {
-				(void)snprintf(msg, sizeof(msg),
-					       "would match the forbidden names '%s*'", f);
+					       "would match the forbidden name%s '%s%s'",
+					       flags & SBX_ENVNAME_PREFIX ? "s" : "", f,
+					       flags & SBX_ENVNAME_PREFIX ? "*" : "");
 				return msg;
 			}
 		}

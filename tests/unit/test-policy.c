@@ -331,6 +331,10 @@ Test(policy, bad_secret_names)
 	    {"1TOKEN", "SCREAMING"},
 	    {"PATH", "reserved"},
 	    {"LD_PRELOAD", "reserved"},
+	    {"LANG", "reserved"},	       /* a request may set it; a secret may not */
+	    {"GIT_CONFIG_GLOBAL", "reserved"}, /* the GIT_CONFIG_* prefix */
+	    {"SBX_TOKEN", "reserved"},
+	    {"http_proxy", "SCREAMING"},
 	    {"*TOKEN", "*_SUFFIX"},
 	    {"*_", "*_SUFFIX"},
 	    {"*_PATH", "GCONV_PATH"},
@@ -350,10 +354,29 @@ Test(policy, bad_secret_names)
 
 Test(policy, forbidden_env_names)
 {
-	static const char *const bad[] = {
-	    "PATH",	     "HOME",	 "LD_PRELOAD",	   "LD_*",	  "GCONV_PATH", "LOCPATH",
-	    "MALLOC_CHECK_", "MALLOC_*", "GLIBC_TUNABLES", "BASH_ENV",	  "GCONV_*",	"IFS",
-	    "9LIVES",	     "A-B",	 "APP*",	   "NODE_OPTIONS"};
+	static const char *const bad[] = {"PATH",
+					  "HOME",
+					  "LD_PRELOAD",
+					  "LD_*",
+					  "GCONV_PATH",
+					  "LOCPATH",
+					  "MALLOC_CHECK_",
+					  "MALLOC_*",
+					  "GLIBC_TUNABLES",
+					  "BASH_ENV",
+					  "GCONV_*",
+					  "IFS",
+					  "9LIVES",
+					  "A-B",
+					  "APP*",
+					  "NODE_OPTIONS",
+					  "https_proxy",
+					  "GIT_CONFIG_*",
+					  "GIT_CONFIG_COUNT",
+					  "_JAVA_OPTIONS",
+					  "LD_PRELOAD_*",
+					  "LISTEN_FDNAMES",
+					  "PYTHON*"};
 	char json[256];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
