@@ -15,3 +15,12 @@ extern const struct sbx_embedded_file sbx_embedded_files[];
 
 /* The embedded file at path, or NULL. */
 const struct sbx_embedded_file *sbx_embedded_find(const char *path);
+
+/* Where the file for NAME (already validated) is read from: DIR/NAME.json when it exists or is
+ * there but unreadable (that file then, never a silent fallback; dir may be NULL), else the
+ * shipped "policy/<sub>NAME.json" compiled in (sub is "" or "profiles/"). On success ret_path
+ * holds the file's path and *ret_file is NULL, or ret_path holds the label
+ * "<embedded>/<sub>NAME.json" and *ret_file the embedded file. Returns 0, -ENAMETOOLONG (dir),
+ * or -ENOENT when neither exists. */
+int sbx_embedded_locate(const char *name, const char *dir, const char *sub, char *ret_path,
+			size_t len, const struct sbx_embedded_file **ret_file);

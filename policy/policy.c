@@ -175,6 +175,7 @@ int sbx_policy_resolve(const char *name_or_path, const char *dir, struct sbx_pol
 {
 	const struct sbx_embedded_file *f;
 	char path[4096];
+	int r;
 
 	if (strchr(name_or_path, '/'))
 		return sbx_policy_load_file(name_or_path, NULL, ret_policy, diags);
@@ -185,23 +186,16 @@ int sbx_policy_resolve(const char *name_or_path, const char *dir, struct sbx_pol
 			     name_or_path);
 		return -ENOENT;
 	}
-	if (dir) {
-		if (snprintf(path, sizeof(path), "%s/%s.json", dir, name_or_path) >=
-		    (int)sizeof(path)) {
-			sbx_diag_add(diags, NULL, dir, "", "policy directory path too long");
-			return -ENAMETOOLONG;
-		}
-		/* Present, or there but unreadable: that file, never a silent fallback. */
-		if (access(path, F_OK) == 0 || errno != ENOENT)
-			return sbx_policy_load_file(path, name_or_path, ret_policy, diags);
+	r = sbx_embedded_locate(name_or_path, dir, "", path, sizeof(path), &f);
+	if (r == -ENAMETOOLONG) {
+		sbx_diag_add(diags, NULL, dir, "", "policy directory path too long");
+		return r;
 	}
-	(void)snprintf(path, sizeof(path), "policy/%s.json", name_or_path);
-	f = sbx_embedded_find(path);
-	if (f) {
-		(void)snprintf(path, sizeof(path), "<embedded>/%s.json", name_or_path);
+	if (r == 0 && !f)
+		return sbx_policy_load_file(path, name_or_path, ret_policy, diags);
+	if (r == 0)
 		return sbx_policy_load_data(f->data, f->size, path, name_or_path, ret_policy,
 					    diags);
-	}
 	sbx_diag_add(diags, NULL, name_or_path, "", "unknown policy '%s' (not in %s, not built in)",
 		     name_or_path, dir ? dir : "any directory");
 	return -ENOENT;

@@ -579,6 +579,7 @@ int sbx_profile_resolve(const char *name_or_path, const char *dir, struct sbx_pr
 	struct parser p = {.path = name_or_path, .diags = diags};
 	const struct sbx_embedded_file *f;
 	char path[4096];
+	int r;
 
 	if (strchr(name_or_path, '/'))
 		return load_file(name_or_path, NULL, ret, diags);
@@ -586,21 +587,15 @@ int sbx_profile_resolve(const char *name_or_path, const char *dir, struct sbx_pr
 		diag(&p, "seccomp", "'%s' is neither a profile name nor a path", name_or_path);
 		return -EINVAL;
 	}
-	if (dir) {
-		if (snprintf(path, sizeof(path), "%s/%s.json", dir, name_or_path) >=
-		    (int)sizeof(path)) {
-			diag(&p, "seccomp", "profile directory path too long");
-			return -ENAMETOOLONG;
-		}
-		if (access(path, F_OK) == 0 || errno != ENOENT)
-			return load_file(path, name_or_path, ret, diags);
+	r = sbx_embedded_locate(name_or_path, dir, "profiles/", path, sizeof(path), &f);
+	if (r == -ENAMETOOLONG) {
+		diag(&p, "seccomp", "profile directory path too long");
+		return r;
 	}
-	(void)snprintf(path, sizeof(path), "policy/profiles/%s.json", name_or_path);
-	f = sbx_embedded_find(path);
-	if (f) {
-		(void)snprintf(path, sizeof(path), "<embedded>/profiles/%s.json", name_or_path);
+	if (r == 0 && !f)
+		return load_file(path, name_or_path, ret, diags);
+	if (r == 0)
 		return sbx_profile_load_data(f->data, f->size, path, name_or_path, ret, diags);
-	}
 	diag(&p, "seccomp", "no seccomp profile '%s' in %s or built in", name_or_path,
 	     dir ? dir : "(no directory)");
 	return -ENOENT;
