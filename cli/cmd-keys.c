@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,19 +159,28 @@ static void fmt_time(uint64_t t, char buf[32])
 		(void)snprintf(buf, 32, "%" PRIu64, t);
 }
 
+/* Creates the keyring's directory (/etc/sbx) if needed, the last level only, never a whole
+ * tree. The credential store is root's alone (systemd's convention for credstore.encrypted). */
+static int make_keyring_dir(void)
+{
+	char dir[PATH_MAX];
+
+	if (snprintf(dir, sizeof(dir), "%s", keyring_path()) >= (int)sizeof(dir))
+		return log_error_errno(ENAMETOOLONG, "keyring path too long");
+	if (mkdir(dirname(dir), arg_creds ? 0700 : 0755) < 0 && errno != EEXIST)
+		return log_error_errno(errno, "cannot create '%s'", dir);
+	return 0;
+}
+
 static int cmd_init(void)
 {
 	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
-	_cleanup_free_ char *dir = strdup(keyring_path());
 	struct sbx_key_info k;
 	int r;
 
-	if (!dir)
-		return log_error_errno(ENOMEM, "out of memory");
-	/* Create the last directory level (/etc/sbx) if needed; never a whole tree. The
-	 * credential store is root's alone (systemd's convention for credstore.encrypted). */
-	if (mkdir(dirname(dir), arg_creds ? 0700 : 0755) < 0 && errno != EEXIST)
-		return log_error_errno(errno, "cannot create '%s'", dir);
+	r = make_keyring_dir();
+	if (r < 0)
+		return r;
 	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 	r = sbx_keyring_new(&kr);
 	if (r < 0)
@@ -400,6 +410,8 @@ static int cmd_restore(void)
 	r = sbx_fd_read_file(arg_in, 4 * SBX_KEYRING_MAX_SIZE, &text, NULL);
 	if (r < 0)
 		return log_error_errno(r, "cannot read '%s'", arg_in), EXIT_FAIL;
+	if (make_keyring_dir() < 0)
+		return EXIT_FAIL;
 	lock = sbx_keyring_lock(keyring_path());
 	if (lock < 0)
 		return log_error_errno(lock, "cannot lock '%s'", keyring_path());

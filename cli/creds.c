@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -27,8 +28,6 @@
 #include "common/macro.h"
 #include "keys/keyring.h"
 #include "keys/secret.h"
-
-extern char **environ;
 
 _printf_(4, 5) static int fail(char *reterr, size_t errlen, int r, const char *fmt, ...)
 {
@@ -46,11 +45,11 @@ _printf_(4, 5) static int fail(char *reterr, size_t errlen, int r, const char *f
 static int find_tool(char *buf, size_t len)
 {
 	const char *path = getenv("PATH");
-	_cleanup_free_ char *copy = strdup(path && path[0] ? path : "/usr/bin:/bin");
-	char *save = NULL;
+	char copy[8192], *save = NULL;
+	int n = snprintf(copy, sizeof(copy), "%s", path && path[0] ? path : "/usr/bin:/bin");
 
-	if (!copy)
-		return -ENOMEM;
+	if (n < 0 || (size_t)n >= sizeof(copy))
+		return -ENAMETOOLONG;
 	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
 		int k = snprintf(buf, len, "%s/systemd-creds", d);
 		if (k > 0 && (size_t)k < len && access(buf, X_OK) == 0)
@@ -99,7 +98,7 @@ static int reap(pid_t pid, const char *verb, char *reterr, size_t errlen)
 int sbx_creds_load(const char *path, struct sbx_keyring **ret, char *reterr, size_t errlen)
 {
 	_cleanup_(sbx_secret_freep) struct sbx_secret *text = NULL;
-	_cleanup_close_ int devnull = -1, rd = -1, wr = -1;
+	_cleanup_close_ int devnull = -1;
 	char tool[4096], name[] = "--name=" SBX_CREDS_NAME;
 	struct stat st;
 	int p[2], r, rr;
@@ -115,15 +114,15 @@ int sbx_creds_load(const char *path, struct sbx_keyring **ret, char *reterr, siz
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0 || pipe2(p, O_CLOEXEC) < 0)
 		return fail(reterr, errlen, -errno, "%s", strerror(errno));
-	rd = p[0];
-	wr = p[1];
 	char *argv[] = {tool, "decrypt", name, (char *)path, "-", NULL};
-	pid = spawn(argv, devnull, wr);
-	if (pid < 0)
+	pid = spawn(argv, devnull, p[1]);
+	(void)close(p[1]);
+	if (pid < 0) {
+		(void)close(p[0]);
 		return fail(reterr, errlen, pid, "cannot run '%s': %s", tool, strerror(-pid));
-	wr = safe_close(wr);
-	r = sbx_secret_read_fd(rd, SBX_KEYRING_MAX_SIZE, &text);
-	rd = safe_close(rd); /* a writer still going gets EPIPE and stops */
+	}
+	r = sbx_secret_read_fd(p[0], SBX_KEYRING_MAX_SIZE, &text);
+	(void)close(p[0]); /* a writer still going gets EPIPE and stops */
 	rr = reap(pid, "decrypt", reterr, errlen);
 	if (rr < 0)
 		return rr;
@@ -137,7 +136,6 @@ int sbx_creds_load(const char *path, struct sbx_keyring **ret, char *reterr, siz
 static int encrypt_to(const struct sbx_keyring *kr, int out, const char *with_key, char *reterr,
 		      size_t errlen)
 {
-	_cleanup_close_ int rd = -1, wr = -1;
 	_cleanup_free_ char *key_opt = NULL;
 	char tool[4096], name[] = "--name=" SBX_CREDS_NAME;
 	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
@@ -151,17 +149,17 @@ static int encrypt_to(const struct sbx_keyring *kr, int out, const char *with_ke
 		return -ENOMEM;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return fail(reterr, errlen, -errno, "%s", strerror(errno));
-	rd = p[0];
-	wr = p[1];
 	char *argv[] = {tool, "encrypt", name, "-", "-", key_opt, NULL};
-	pid = spawn(argv, rd, out);
-	if (pid < 0)
+	pid = spawn(argv, p[0], out);
+	(void)close(p[0]);
+	if (pid < 0) {
+		(void)close(p[1]);
 		return fail(reterr, errlen, pid, "cannot run '%s': %s", tool, strerror(-pid));
-	rd = safe_close(rd);
+	}
 	/* If systemd-creds dies early, the write fails with EPIPE instead of killing us. */
 	(void)sigaction(SIGPIPE, &ign, &old);
-	r = sbx_keyring_write_fd(kr, wr);
-	wr = safe_close(wr);
+	r = sbx_keyring_write_fd(kr, p[1]);
+	(void)close(p[1]); /* end of input: systemd-creds encrypts and exits */
 	(void)sigaction(SIGPIPE, &old, NULL);
 	rr = reap(pid, "encrypt", reterr, errlen);
 	if (rr < 0)
@@ -175,12 +173,15 @@ static int encrypt_to(const struct sbx_keyring *kr, int out, const char *with_ke
 int sbx_creds_save(const struct sbx_keyring *kr, const char *path, bool create,
 		   const char *with_key, char *reterr, size_t errlen)
 {
-	_cleanup_free_ char *tmp = NULL, *dir = NULL;
+	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1, dfd = -1;
+	char dir[PATH_MAX];
 	struct stat st;
 	int r;
 
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0 || !(dir = strdup(path)))
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return fail(reterr, errlen, -ENAMETOOLONG, "path too long");
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
 		return -ENOMEM;
 	if (create && lstat(path, &st) == 0)
 		return fail(reterr, errlen, -EEXIST, "exists");
@@ -201,7 +202,6 @@ int sbx_creds_save(const struct sbx_keyring *kr, const char *path, bool create,
 		(void)unlink(tmp);
 		return r;
 	}
-	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0)
 		return fail(reterr, errlen, -errno, "cannot sync its directory: %s",

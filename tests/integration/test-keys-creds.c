@@ -249,6 +249,48 @@ Test(keys_creds, clear_errors)
 	sbx_test_run_done(&r);
 }
 
+/* A file keyring's backup restored as a credential (another node, docs/scaling.md) holds the
+ * same keys, and a backup of the credential restores to a file with them again. */
+Test(keys_creds, backup_restore_across_forms)
+{
+	char file[700], bak[700], bak2[700], again[700], pp[700], fp[17];
+	struct sbx_test_run r;
+
+	(void)snprintf(file, sizeof(file), "%s/file-keyring", dir);
+	(void)snprintf(bak, sizeof(bak), "%s/k.bak", dir);
+	(void)snprintf(bak2, sizeof(bak2), "%s/k2.bak", dir);
+	(void)snprintf(again, sizeof(again), "%s/again", dir);
+	(void)snprintf(pp, sizeof(pp), "%s/pp", dir);
+	cr_assert(eq(int, sbx_test_write_file(pp, "a-long-test-passphrase\n"), 0));
+	run(&r, NULL, sbxctl, "keys", "init", "--keyring", file, NULL);
+	cr_assert(eq(int, r.code, 0), "%s", r.err);
+	init_fingerprint(r.out, fp);
+	sbx_test_run_done(&r);
+	run(&r, NULL, sbxctl, "keys", "backup", "--keyring", file, "--out", bak,
+	    "--passphrase-file", pp, NULL);
+	cr_assert(eq(int, r.code, 0), "%s", r.err);
+	sbx_test_run_done(&r);
+	run(&r, NULL, sbxctl, "keys", "restore", "--systemd-creds", "--keyring", cred, "--in", bak,
+	    "--passphrase-file", pp, NULL);
+	cr_assert(eq(int, r.code, 0), "%s", r.err);
+	sbx_test_run_done(&r);
+	run(&r, NULL, sbxctl, "keys", "list", "--systemd-creds", "--keyring", cred, NULL);
+	cr_assert(eq(int, r.code, 0), "%s", r.err);
+	cr_assert(sbx_test_contains(r.out, fp), "restored credential lacks key 1: %s", r.out);
+	sbx_test_run_done(&r);
+	run(&r, NULL, sbxctl, "keys", "backup", "--systemd-creds", "--keyring", cred, "--out", bak2,
+	    "--passphrase-file", pp, NULL);
+	cr_assert(eq(int, r.code, 0), "%s", r.err);
+	sbx_test_run_done(&r);
+	run(&r, NULL, sbxctl, "keys", "restore", "--keyring", again, "--in", bak2,
+	    "--passphrase-file", pp, NULL);
+	cr_assert(eq(int, r.code, 0), "%s", r.err);
+	sbx_test_run_done(&r);
+	run(&r, NULL, sbxctl, "keys", "list", "--keyring", again, NULL);
+	cr_assert(sbx_test_contains(r.out, fp), "%s", r.out);
+	sbx_test_run_done(&r);
+}
+
 /* sbxd as sbxd.service runs it: no "keyring" in the configuration, the decrypted credential
  * in $CREDENTIALS_DIRECTORY. */
 Test(keys_creds, sbxd_loads_the_credential)
