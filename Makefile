@@ -185,9 +185,12 @@ install: all
 	install -m 0644 policy/profiles/*.json $(DESTDIR)$(SYSCONFDIR)/sbx/profiles/
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 	  $(DESTDIR)$(DATADIR)/doc/sbx
+	# Installed units point at the installed binary, docs and man page (the tree's units name
+	# no man page, so systemd-analyze verify passes on them before one is installed).
 	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|' -e 's|/usr/local/share/doc/|$(DATADIR)/doc/|' \
+	  -e 's|^Documentation=|Documentation=man:sbxd(8) |' \
 	  systemd/sbxd.service > $(DESTDIR)$(UNITDIR)/sbxd.service
-	sed -e 's|/usr/local/share/doc/|$(DATADIR)/doc/|' \
+	sed -e 's|/usr/local/share/doc/|$(DATADIR)/doc/|' -e 's|^Documentation=|Documentation=man:sbxd(8) |' \
 	  systemd/sbxd.socket > $(DESTDIR)$(UNITDIR)/sbxd.socket
 	chmod 0644 $(DESTDIR)$(UNITDIR)/sbxd.service $(DESTDIR)$(UNITDIR)/sbxd.socket
 	install -m 0644 systemd/sbx.sysusers $(DESTDIR)$(SYSUSERSDIR)/sbx.conf
