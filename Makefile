@@ -55,7 +55,7 @@ PROBE    = $(B)/tests/probe
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 
 .PHONY: all test unit integration check tidy cppcheck format format-check secrets-check \
-	asan fuzz fuzz-smoke bench install clean deps
+	asan fuzz fuzz-smoke bench install clean deps deb deb-test
 .DEFAULT_GOAL := all
 
 all: $(PROGS) $(PROBE)
@@ -185,16 +185,36 @@ install: all
 	install -m 0644 policy/profiles/*.json $(DESTDIR)$(SYSCONFDIR)/sbx/profiles/
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 	  $(DESTDIR)$(DATADIR)/doc/sbx
-	sed 's|/usr/local/sbin/|$(SBINDIR)/|' systemd/sbxd.service > $(DESTDIR)$(UNITDIR)/sbxd.service
-	install -m 0644 systemd/sbxd.socket $(DESTDIR)$(UNITDIR)/sbxd.socket
+	# Installed units point at the installed binary, docs and man page (the tree's units name
+	# no man page, so systemd-analyze verify passes on them before one is installed).
+	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|' -e 's|/usr/local/share/doc/|$(DATADIR)/doc/|' \
+	  -e 's|^Documentation=|Documentation=man:sbxd(8) |' \
+	  systemd/sbxd.service > $(DESTDIR)$(UNITDIR)/sbxd.service
+	sed -e 's|/usr/local/share/doc/|$(DATADIR)/doc/|' -e 's|^Documentation=|Documentation=man:sbxd(8) |' \
+	  systemd/sbxd.socket > $(DESTDIR)$(UNITDIR)/sbxd.socket
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sbxd.service $(DESTDIR)$(UNITDIR)/sbxd.socket
 	install -m 0644 systemd/sbx.sysusers $(DESTDIR)$(SYSUSERSDIR)/sbx.conf
 	install -m 0644 systemd/sbx.tmpfiles $(DESTDIR)$(TMPFILESDIR)/sbx.conf
 	install -m 0644 README.md SECURITY.md docs/*.md $(DESTDIR)$(DATADIR)/doc/sbx/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/sbxctl.1 $(DESTDIR)$(MANDIR)/man1/sbxctl.1
+	install -m 0644 man/sbx-policy.5 $(DESTDIR)$(MANDIR)/man5/sbx-policy.5
+	install -m 0644 man/sbxd.8 $(DESTDIR)$(MANDIR)/man8/sbxd.8
+	# The default configuration; an operator's own file is never replaced.
+	test -e $(DESTDIR)$(SYSCONFDIR)/sbx/sbxd.json || \
+	  install -m 0644 etc/sbxd.json $(DESTDIR)$(SYSCONFDIR)/sbx/sbxd.json
+
+# The Debian package (debian/), built outside the tree; deb-test also installs it into a
+# fresh debootstrap root (scripts/test-deb.sh; needs root and Debian's mirror).
+deb:
+	sh scripts/test-deb.sh --build-only
+deb-test:
+	sh scripts/test-deb.sh
 
 deps:
 	sh scripts/install-deps.sh
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-deb
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

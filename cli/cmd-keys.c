@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "cli/creds.h"
 #include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -42,6 +44,8 @@ static const char *arg_passphrase_file;
 static const char *arg_fernet_key_file;
 static bool arg_yes;
 static bool arg_force;
+static bool arg_creds;
+static const char *arg_with_key;
 
 static void usage(FILE *f)
 {
@@ -64,9 +68,12 @@ static void usage(FILE *f)
 	    "                            CONTEXT<TAB>sbx1:... lines on stdout\n"
 	    "\n"
 	    "  --keyring PATH            default %s\n"
+	    "  --systemd-creds           keep the keyring only as a systemd credential\n"
+	    "                            encrypted by systemd-creds (default path %s)\n"
+	    "  --with-key KEY            systemd-creds' --with-key= (host, tpm2, host+tpm2)\n"
 	    "  --passphrase-file FILE    read the passphrase from FILE's first line\n"
 	    "                            instead of the terminal (at least %d bytes)\n",
-	    SBX_KEYRING_DEFAULT_PATH, SBX_PASSPHRASE_MIN);
+	    SBX_KEYRING_DEFAULT_PATH, SBX_CREDS_DEFAULT_PATH, SBX_PASSPHRASE_MIN);
 }
 
 /* Key material is about to be in memory: no core file, no ptrace by same-uid processes. */
@@ -87,15 +94,25 @@ static int harden(void)
 
 static const char *keyring_path(void)
 {
-	return arg_keyring ? arg_keyring : sbx_keyring_default_path();
+	if (arg_keyring)
+		return arg_keyring;
+	return arg_creds ? SBX_CREDS_DEFAULT_PATH : sbx_keyring_default_path();
+}
+
+/* The keyring file, or with --systemd-creds the credential systemd-creds decrypts. */
+static int load_from(const char *path, struct sbx_keyring **ret, char *err, size_t errlen)
+{
+	if (arg_creds)
+		return sbx_creds_load(path, ret, err, errlen);
+	return sbx_keyring_load(path, geteuid() == 0 ? 0 : SBX_KEYRING_OWNER_SELF, ret, err,
+				errlen);
 }
 
 /* Loads and validates; on failure the one line naming the file and the fault. */
 static int load(struct sbx_keyring **ret)
 {
 	char err[SBX_KEYRING_ERR_MAX] = "";
-	unsigned flags = geteuid() == 0 ? 0 : SBX_KEYRING_OWNER_SELF;
-	int r = sbx_keyring_load(keyring_path(), flags, ret, err, sizeof(err));
+	int r = load_from(keyring_path(), ret, err, sizeof(err));
 
 	if (r < 0)
 		log_error("keyring '%s': %s", keyring_path(), err);
@@ -104,8 +121,16 @@ static int load(struct sbx_keyring **ret)
 
 static int save(const struct sbx_keyring *kr, bool create)
 {
-	int r = sbx_keyring_save(kr, keyring_path(), create);
+	char err[SBX_KEYRING_ERR_MAX] = "";
+	int r;
 
+	if (arg_creds) {
+		r = sbx_creds_save(kr, keyring_path(), create, arg_with_key, err, sizeof(err));
+		if (r < 0 && r != -EEXIST)
+			return log_error("cannot write keyring '%s': %s", keyring_path(), err), r;
+	} else {
+		r = sbx_keyring_save(kr, keyring_path(), create);
+	}
 	if (r == -EEXIST)
 		return log_error_errno(r, "refusing to overwrite keyring '%s'", keyring_path());
 	if (r < 0)
@@ -134,18 +159,28 @@ static void fmt_time(uint64_t t, char buf[32])
 		(void)snprintf(buf, 32, "%" PRIu64, t);
 }
 
+/* Creates the keyring's directory (/etc/sbx) if needed, the last level only, never a whole
+ * tree. The credential store is root's alone (systemd's convention for credstore.encrypted). */
+static int make_keyring_dir(void)
+{
+	char dir[PATH_MAX];
+
+	if (snprintf(dir, sizeof(dir), "%s", keyring_path()) >= (int)sizeof(dir))
+		return log_error_errno(ENAMETOOLONG, "keyring path too long");
+	if (mkdir(dirname(dir), arg_creds ? 0700 : 0755) < 0 && errno != EEXIST)
+		return log_error_errno(errno, "cannot create '%s'", dir);
+	return 0;
+}
+
 static int cmd_init(void)
 {
 	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
-	_cleanup_free_ char *dir = strdup(keyring_path());
 	struct sbx_key_info k;
 	int r;
 
-	if (!dir)
-		return log_error_errno(ENOMEM, "out of memory");
-	/* Create the last directory level (/etc/sbx) if needed; never a whole tree. */
-	if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
-		return log_error_errno(errno, "cannot create '%s'", dir);
+	r = make_keyring_dir();
+	if (r < 0)
+		return r;
 	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 	r = sbx_keyring_new(&kr);
 	if (r < 0)
@@ -154,10 +189,11 @@ static int cmd_init(void)
 	if (r < 0)
 		return r;
 	(void)sbx_keyring_info(kr, 0, &k);
-	(void)printf("created keyring %s: key %" PRIu32 " primary, fingerprint %s\n"
-		     "Back it up now: sbxctl keys backup --out FILE (keep it apart from database "
-		     "backups).\n",
-		     keyring_path(), k.id, k.fingerprint);
+	(void)printf("created keyring %s%s: key %" PRIu32 " primary, fingerprint %s\n"
+		     "Back it up now: sbxctl keys backup%s --out FILE (keep it apart from "
+		     "database backups).\n",
+		     keyring_path(), arg_creds ? " (encrypted by systemd-creds)" : "", k.id,
+		     k.fingerprint, arg_creds ? " --systemd-creds" : "");
 	return 0;
 }
 
@@ -374,6 +410,8 @@ static int cmd_restore(void)
 	r = sbx_fd_read_file(arg_in, 4 * SBX_KEYRING_MAX_SIZE, &text, NULL);
 	if (r < 0)
 		return log_error_errno(r, "cannot read '%s'", arg_in), EXIT_FAIL;
+	if (make_keyring_dir() < 0)
+		return EXIT_FAIL;
 	lock = sbx_keyring_lock(keyring_path());
 	if (lock < 0)
 		return log_error_errno(lock, "cannot lock '%s'", keyring_path());
@@ -389,8 +427,7 @@ static int cmd_restore(void)
 		return log_error("backup '%s': %s", arg_in, err), EXIT_FAIL;
 	/* Ids are never reused: keep the live keyring's next id if it is further on. */
 	if (exists) {
-		r = sbx_keyring_load(keyring_path(), geteuid() ? SBX_KEYRING_OWNER_SELF : 0, &old,
-				     err, sizeof(err));
+		r = load_from(keyring_path(), &old, err, sizeof(err));
 		if (r >= 0)
 			sbx_keyring_raise_next_id(kr, sbx_keyring_next_id(old));
 		else
@@ -467,12 +504,16 @@ static int parse_args(int argc, char **argv)
 	enum {
 		OPT_KEYRING = 256,
 		OPT_PASSFILE,
-		OPT_FERNET
+		OPT_FERNET,
+		OPT_CREDS,
+		OPT_WITH_KEY,
 	};
 	static const struct option opts[] = {
 	    {"keyring", required_argument, NULL, OPT_KEYRING},
 	    {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
 	    {"fernet-key-file", required_argument, NULL, OPT_FERNET},
+	    {"systemd-creds", no_argument, NULL, OPT_CREDS},
+	    {"with-key", required_argument, NULL, OPT_WITH_KEY},
 	    {"out", required_argument, NULL, 'o'},
 	    {"in", required_argument, NULL, 'i'},
 	    {"yes", no_argument, NULL, 'y'},
@@ -494,6 +535,12 @@ static int parse_args(int argc, char **argv)
 		case OPT_FERNET:
 			arg_fernet_key_file = optarg;
 			break;
+		case OPT_CREDS:
+			arg_creds = true;
+			break;
+		case OPT_WITH_KEY:
+			arg_with_key = optarg;
+			break;
 		case 'o':
 			arg_out = optarg;
 			break;
@@ -513,6 +560,10 @@ static int parse_args(int argc, char **argv)
 			usage(stderr);
 			return -EINVAL;
 		}
+	}
+	if (arg_with_key && !arg_creds) {
+		log_error("--with-key only applies with --systemd-creds");
+		return -EINVAL;
 	}
 	return 1;
 }

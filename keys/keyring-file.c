@@ -117,6 +117,16 @@ int sbx_keyring_serialize(const struct sbx_keyring *kr, struct sbx_secret **ret)
 	return 0;
 }
 
+int sbx_keyring_write_fd(const struct sbx_keyring *kr, int fd)
+{
+	_cleanup_(sbx_secret_freep) struct sbx_secret *text = NULL;
+	int r = sbx_keyring_serialize(kr, &text);
+
+	if (r < 0)
+		return r;
+	return sbx_fd_write_all(fd, sbx_secret_data(text), sbx_secret_len(text));
+}
+
 static int fsync_dir_of(const char *path)
 {
 	_cleanup_free_ char *copy = strdup(path);

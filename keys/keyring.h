@@ -75,6 +75,10 @@ int sbx_keyring_validate(const struct sbx_keyring *kr, char *reterr, size_t errl
 
 /* The text form, in locked memory. */
 int sbx_keyring_serialize(const struct sbx_keyring *kr, struct sbx_secret **ret);
+/* Writes the text form to fd (a pipe to an encryptor, never a file: use sbx_keyring_save()
+ * for files). -errno from write (-EPIPE when the reader went away); a short write leaves
+ * the reader with a truncated keyring that parsing refuses. */
+int sbx_keyring_write_fd(const struct sbx_keyring *kr, int fd);
 /* Writes atomically: a 0600 temporary in the same directory, fsync, rename, fsync of the
  * directory. With create, an existing file is never replaced (-EEXIST). Nothing is left
  * behind on failure. */

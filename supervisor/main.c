@@ -378,8 +378,10 @@ int main(int argc, char **argv)
 	if (start() < 0)
 		return EXIT_CONFIG;
 	if (arg.check) {
-		printf("ok: configuration %s, %zu policies, keyring with primary key %u\n",
+		printf("ok: configuration %s, %zu policies, keyring %s with primary key %u\n",
 		       server.cfg->path ? server.cfg->path : "(defaults)", server.policies->n,
+		       server.cfg->keyring_path ? server.cfg->keyring_path
+						: sbx_keyring_default_path(),
 		       (unsigned)sbx_keyring_primary_id(server.keyring));
 		return 0;
 	}
@@ -413,8 +415,10 @@ int main(int argc, char **argv)
 	(void)uv_signal_start(&sig_term, on_signal, SIGTERM);
 	(void)uv_signal_start(&sig_int, on_signal, SIGINT);
 	(void)uv_signal_start(&sig_hup, on_signal, SIGHUP);
-	log_info("listening on %s (%zu policies, primary key %u%s)", server.cfg->socket_path,
-		 server.policies->n, (unsigned)sbx_keyring_primary_id(server.keyring),
+	log_info("listening on %s (%zu policies, keyring '%s' with primary key %u%s)",
+		 server.cfg->socket_path, server.policies->n,
+		 server.cfg->keyring_path ? server.cfg->keyring_path : sbx_keyring_default_path(),
+		 (unsigned)sbx_keyring_primary_id(server.keyring),
 		 server.cfg->dev ? ", dev mode" : "");
 	notify("READY=1\nSTATUS=running");
 
