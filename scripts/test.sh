@@ -12,6 +12,8 @@ export SBX_TOTALS_FILE
 trap 'rm -f "$SBX_TOTALS_FILE"' EXIT
 make -j"$jobs" all
 make -j"$jobs" test
+# The Debian package: built, installed into a fresh debootstrap root, started (about 1 min warm).
+sh scripts/test-deb.sh
 make -j"$jobs" asan
 if ls tests/fuzz/fuzz-*.c >/dev/null 2>&1; then
 	make fuzz-smoke
