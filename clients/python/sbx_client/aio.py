@@ -172,6 +172,12 @@ class AsyncClient:
             conn.router.drop(rid)
             raise
 
+    async def call(self, op: str, timeout: Any = _DEFAULT, **fields: Any) -> dict[str, Any]:
+        """See :meth:`Client.call`."""
+        if op == "run":
+            raise ValueError("use stream() or run() for the run op")
+        return await self._call({"op": op, **fields}, timeout)
+
     async def hello(self) -> Hello:
         """See :meth:`Client.hello`."""
         return Hello.from_reply(await self._call({"op": "hello"}))

@@ -77,6 +77,10 @@ class _Connection:
             with self.wlock:
                 self.sock.sendall(line)
         except OSError:
+            # sbxd may have refused the connection with one line (busy, unauthorized) and
+            # closed it: let the reader take that line in, so the caller gets its code.
+            if threading.current_thread() is not self.reader:
+                self.reader.join(2)
             with self.lock:
                 self.router.forget(rid)
                 err = self.router.lost_error("sbxd closed the connection")
@@ -229,6 +233,15 @@ class Client:
             raise
 
     # -- ops
+
+    def call(self, op: str, timeout: Any = _DEFAULT, **fields: Any) -> dict[str, Any]:
+        """Sends any op with the given fields and returns the raw ``ok`` reply as a dict.
+
+        For ops this client does not wrap (a newer sbxd); not for ``run`` (use
+        :meth:`stream`). Errors raise their class like every method."""
+        if op == "run":
+            raise ValueError("use stream() or run() for the run op")
+        return self._call({"op": op, **fields}, timeout)
 
     def hello(self) -> Hello:
         """The daemon's version, protocol version, this peer as sbxd sees it, and its ops."""
