@@ -12,6 +12,7 @@ export SBX_TOTALS_FILE
 trap 'rm -f "$SBX_TOTALS_FILE"' EXIT
 make -j"$jobs" all
 make -j"$jobs" test
+sh scripts/test-python.sh
 make -j"$jobs" asan
 if ls tests/fuzz/fuzz-*.c >/dev/null 2>&1; then
 	make fuzz-smoke

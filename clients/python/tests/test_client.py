@@ -12,7 +12,7 @@ import sbx_client
 from sbx_client import (Accepted, Client, Exit, Hello, Output, RunResult, Sealed, Started, Stats,
                         TaskInfo)
 
-from conftest import CANARY
+from sbxtest import CANARY
 
 
 def test_hello(client):

@@ -12,7 +12,7 @@ import pytest
 import sbx_client
 from sbx_client import AsyncClient, Client
 
-from conftest import CANARY
+from sbxtest import CANARY
 
 N = 48
 

@@ -16,7 +16,7 @@ import pytest
 import sbx_client
 from sbx_client import Client, SbxError
 
-from conftest import CANARY, ROOT, finish, start
+from sbxtest import CANARY, ROOT, finish, start
 
 
 def check(ei, cls, code, *words):

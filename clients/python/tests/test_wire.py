@@ -11,7 +11,7 @@ import sbx_client
 from sbx_client import Client
 from sbx_client._wire import Router, run_request, seal_request
 
-from conftest import CANARY
+from sbxtest import CANARY
 
 
 class FakeServer:

@@ -5,7 +5,7 @@ import hashlib
 import re
 import sqlite3
 
-from conftest import CANARIES, CANARY_A, CANARY_B, cli, files_bytes
+from apptest import CANARIES, CANARY_A, CANARY_B, cli, files_bytes
 
 # Prints what the sandbox got: length and hash of each key, and the raw value (which sbxd
 # redacts from the output).

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from cryptography.fernet import Fernet
 
-from conftest import CANARIES, CANARY_A, CANARY_B, cli, files_bytes
+from apptest import CANARIES, CANARY_A, CANARY_B, cli, files_bytes
 
 CANARY_C = "sk-openai-canary-CCCC-NOT-REAL"
 ALL = (*CANARIES, CANARY_C)
