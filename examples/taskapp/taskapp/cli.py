@@ -44,6 +44,7 @@ def cmd_rewrap(args: argparse.Namespace) -> int:
                         "WHERE sealed_api_keys IS NOT NULL AND sealed_api_keys != '' "
                         "ORDER BY id").fetchall()
     done = same = failed = 0
+    keys: set[int] = set()
     with Client(args.socket) as sbx:
         for row in rows:
             try:
@@ -52,6 +53,7 @@ def cmd_rewrap(args: argparse.Namespace) -> int:
                 print(f"task {row['id']}: {e.code}: {e.message}", file=sys.stderr)
                 failed += 1
                 continue
+            keys.add(new.key_id)
             if not new.rewrapped:
                 same += 1
                 continue
@@ -66,7 +68,9 @@ def cmd_rewrap(args: argparse.Namespace) -> int:
                       file=sys.stderr)
                 failed += 1
     conn.close()
-    print(f"rewrap: {done} rewrapped, {same} already under the primary key, {failed} failed")
+    under = f" (now under key {', '.join(map(str, sorted(keys)))})" if keys else ""
+    print(f"rewrap: {done} rewrapped, {same} already under the primary key, {failed} failed"
+          f"{under}")
     return 1 if failed else 0
 
 
