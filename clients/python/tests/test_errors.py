@@ -327,7 +327,9 @@ def test_connection_lost_when_sbxd_dies(fresh_sbxd):
     with pytest.raises(sbx_client.ConnectionLost) as ei:
         list(s)
     assert isinstance(ei.value, ConnectionError)
-    with pytest.raises(sbx_client.ConnectionFailed):
+    # Refused, or (while the kernel is still tearing the dead listener down) accepted and
+    # reset at once: either way a ConnectionError, never a hang.
+    with pytest.raises((sbx_client.ConnectionFailed, sbx_client.ConnectionLost)):
         c.hello()
     c.close()
 
