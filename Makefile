@@ -55,7 +55,7 @@ PROBE    = $(B)/tests/probe
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 
 .PHONY: all test unit integration check tidy cppcheck format format-check secrets-check \
-	asan fuzz fuzz-smoke bench install clean deps deb deb-test
+	asan fuzz fuzz-smoke bench install clean deps deb deb-test pytest
 .DEFAULT_GOAL := all
 
 all: $(PROGS) $(PROBE)
@@ -128,6 +128,10 @@ integration: all $(INTEG_BINS)
 
 test: all $(UNIT_BINS) $(INTEG_BINS)
 	sh scripts/run-tests.sh $(UNIT_BINS) $(INTEG_BINS)
+
+# The Python client's and the reference app's tests against the built sbxd (root).
+pytest: all
+	sh scripts/test-python.sh
 
 asan:
 	$(MAKE) B=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \

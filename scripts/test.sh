@@ -12,6 +12,7 @@ export SBX_TOTALS_FILE
 trap 'rm -f "$SBX_TOTALS_FILE"' EXIT
 make -j"$jobs" all
 make -j"$jobs" test
+sh scripts/test-python.sh
 # The Debian package: built, installed into a fresh debootstrap root, started (about 1 min warm).
 sh scripts/test-deb.sh
 make -j"$jobs" asan

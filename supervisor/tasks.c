@@ -300,6 +300,19 @@ static void maybe_done(struct sbx_task *t)
 	task_finish(t);
 }
 
+/* `started` comes before any output: the payload can write before init reports its exec
+ * (init learns of it only when the payload's exec closes a pipe), and a byte on the task's
+ * stdout or stderr can only come from the payload, which has then been exec'd. */
+static void send_started(struct sbx_task *t)
+{
+	if (t->started_sent)
+		return;
+	t->started_sent = true;
+	send_event(t, "started",
+		   json_pack("{s:i, s:i}", "pid", (int)sbx_sandbox_pid(t->sb), "uid",
+			     (int)sbx_sandbox_uid(t->sb)));
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct stream *s = h->data;
@@ -314,6 +327,7 @@ static void on_output(uv_stream_t *p, ssize_t nread, const uv_buf_t *buf)
 	struct sbx_task *t = s->task;
 
 	if (nread > 0) {
+		send_started(t);
 		forward(t, s, buf->base, (size_t)nread, false);
 		explicit_bzero(buf->base, (size_t)nread); /* may have held a secret */
 		return;
@@ -349,12 +363,8 @@ static void on_report(uv_poll_t *h, int status, int events)
 
 	(void)status;
 	r = sbx_sandbox_read_report(t->sb);
-	if (r == 1 && !t->started_sent) {
-		t->started_sent = true;
-		send_event(t, "started",
-			   json_pack("{s:i, s:i}", "pid", (int)sbx_sandbox_pid(t->sb), "uid",
-				     (int)sbx_sandbox_uid(t->sb)));
-	}
+	if (r == 1)
+		send_started(t);
 	if (r < 0 || (events & UV_DISCONNECT))
 		(void)uv_poll_stop(h);
 }
