@@ -308,12 +308,27 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(s->buf, sizeof(s->buf));
 }
 
+/* "started" once, before any output: init reports the payload's execve on its own pipe,
+ * which can be read after the payload's first output (init learns of the exec later than the
+ * payload runs, and the loop serves ready fds in any order). Only the payload writes to the
+ * task's stdout and stderr, so output also proves the exec. */
+static void send_started(struct sbx_task *t)
+{
+	if (t->started_sent)
+		return;
+	t->started_sent = true;
+	send_event(t, "started",
+		   json_pack("{s:i, s:i}", "pid", (int)sbx_sandbox_pid(t->sb), "uid",
+			     (int)sbx_sandbox_uid(t->sb)));
+}
+
 static void on_output(uv_stream_t *p, ssize_t nread, const uv_buf_t *buf)
 {
 	struct stream *s = p->data;
 	struct sbx_task *t = s->task;
 
 	if (nread > 0) {
+		send_started(t);
 		forward(t, s, buf->base, (size_t)nread, false);
 		explicit_bzero(buf->base, (size_t)nread); /* may have held a secret */
 		return;
@@ -349,12 +364,8 @@ static void on_report(uv_poll_t *h, int status, int events)
 
 	(void)status;
 	r = sbx_sandbox_read_report(t->sb);
-	if (r == 1 && !t->started_sent) {
-		t->started_sent = true;
-		send_event(t, "started",
-			   json_pack("{s:i, s:i}", "pid", (int)sbx_sandbox_pid(t->sb), "uid",
-				     (int)sbx_sandbox_uid(t->sb)));
-	}
+	if (r == 1)
+		send_started(t);
 	if (r < 0 || (events & UV_DISCONNECT))
 		(void)uv_poll_stop(h);
 }
