@@ -137,7 +137,7 @@ asan:
 # tests/integration/sbxd-fixture.c, which reads SBX_SBXD_WRAPPER, gives each daemon a log and
 # fails a stop on any error, definite/indirect leak or fd left open). Sandbox children leave
 # valgrind right after clone (sandbox/spawn.c). VALGRIND_TESTS narrows the set (CI: a subset).
-VALGRIND_TESTS ?= test-sbxd test-audit-sbxd
+VALGRIND_TESTS ?= test-sbxd test-audit-sbxd test-soak
 VALGRIND_SHIM = $(B)/tests/valgrind-seccomp-shim.so
 VALGRIND_CMD = env LD_PRELOAD=$(abspath $(VALGRIND_SHIM)) valgrind --leak-check=full \
   --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
