@@ -55,7 +55,7 @@ PROBE    = $(B)/tests/probe
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 
 .PHONY: all test unit integration check tidy cppcheck format format-check secrets-check \
-	asan fuzz fuzz-smoke bench install clean deps deb deb-test pytest
+	asan valgrind soak fuzz fuzz-smoke bench install clean deps deb deb-test pytest
 .DEFAULT_GOAL := all
 
 all: $(PROGS) $(PROBE)
@@ -136,6 +136,29 @@ pytest: all
 asan:
 	$(MAKE) B=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+# sbxd under valgrind memcheck for the integration binaries that start it (through
+# tests/integration/sbxd-fixture.c, which reads SBX_SBXD_WRAPPER, gives each daemon a log and
+# fails a stop on any error, definite/indirect leak or fd left open). Sandbox children leave
+# valgrind right after clone (sandbox/spawn.c). VALGRIND_TESTS narrows the set (CI: a subset).
+VALGRIND_TESTS ?= test-sbxd test-audit-sbxd test-soak
+VALGRIND_SHIM = $(B)/tests/valgrind-seccomp-shim.so
+VALGRIND_CMD = env LD_PRELOAD=$(abspath $(VALGRIND_SHIM)) valgrind --leak-check=full \
+  --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+  --error-exitcode=99 --track-fds=yes --child-silent-after-fork=yes \
+  --suppressions=$(abspath tests/valgrind/sbxd.supp)
+$(VALGRIND_SHIM): tests/valgrind/seccomp-shim.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror -o $@ $< -ldl
+valgrind: all $(VALGRIND_SHIM) $(patsubst %,$(B)/tests/%,$(VALGRIND_TESTS))
+	SBX_SBXD_WRAPPER="$(VALGRIND_CMD)" sh scripts/run-tests.sh \
+	  $(patsubst %,$(B)/tests/%,$(VALGRIND_TESTS))
+
+# Load and soak: tests/integration/test-soak.c with 20,000 tasks (the test command runs the
+# same test with its default of 2,000).
+SOAK_TASKS ?= 20000
+soak: all $(B)/tests/test-soak
+	SBX_SOAK_TASKS=$(SOAK_TASKS) sh scripts/run-tests.sh $(B)/tests/test-soak
 
 # libFuzzer targets; `make fuzz` runs each for FUZZ_SECONDS, fuzz-smoke briefly.
 FUZZ_SECONDS ?= 300

@@ -352,6 +352,17 @@ void sbx_cgroup_join_v1(const struct sbx_cgroup *cg, int report_fd)
 	}
 }
 
+/* The fallback of a clone without CLONE_INTO_CGROUP: a whole-process migration (the slow,
+ * locked path that clone3 avoids), before anything runs. */
+void sbx_cgroup_join_v2(const struct sbx_cgroup *cg, int report_fd)
+{
+	int fd = openat(cg->v2fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		sbx_child_fail(report_fd, "cgroup_join", errno ? errno : EIO);
+	(void)close(fd);
+}
+
 static bool read_counter(const char *dir, const char *file, const char *key)
 {
 	_cleanup_free_ char *text = NULL;

@@ -42,7 +42,10 @@ _Noreturn void sbx_child_main(const struct sbx_child *c)
 		sbx_child_fail(rfd, "dumpable", errno);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		sbx_child_fail(rfd, "pdeathsig", errno);
-	/* v2 placed us at clone time; v1 groups we join ourselves, before anything runs. */
+	/* v2 placed us at clone time (unless clone3 was missing); v1 groups we join ourselves,
+	 * before anything runs. */
+	if (c->join_v2)
+		sbx_cgroup_join_v2(c->cgroup, rfd);
 	sbx_cgroup_join_v1(c->cgroup, rfd);
 	/* Wait for the parent (id maps of a user namespace). EOF instead of the byte means
 	 * the parent died before PDEATHSIG was armed: leave. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The child's ordered setup (child.c), called by spawn.c right after clone3. */
+/* The child's ordered setup (child.c), called by spawn.c right after clone3 (or clone). */
 #pragma once
 
 #include "sandbox/internal.h"
@@ -10,7 +10,8 @@ struct sbx_child {
 	const char *hostname;
 	bool own_net;
 	bool userns;
-	int sync_fd; /* read end: one byte when the parent is done with us */
+	bool join_v2; /* clone3 was unavailable: join the v2 group (no CLONE_INTO_CGROUP) */
+	int sync_fd;  /* read end: one byte when the parent is done with us */
 	struct sbx_exec_plan exec;
 };
 

@@ -107,6 +107,8 @@ int sbx_cgroup_create(const char *task_id, const struct sbx_policy *p, struct sb
 int sbx_cgroup_clone_fd(const struct sbx_cgroup *cg);
 /* Child: joins the v1 groups (current thread only: no global lock). */
 void sbx_cgroup_join_v1(const struct sbx_cgroup *cg, int report_fd);
+/* Child, when clone(2) replaced clone3: moves itself into the v2 group. */
+void sbx_cgroup_join_v2(const struct sbx_cgroup *cg, int report_fd);
 /* Did the OOM killer fire inside? */
 bool sbx_cgroup_oom_killed(struct sbx_cgroup *cg);
 /* Kills whatever is left and removes the groups. NULL-safe; returns NULL. */

@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential pkg-config git ca-certificates
 libuv1-dev libsodium-dev libseccomp-dev libcap-dev libjansson-dev libcriterion-dev libssl-dev
-clang libclang-rt-14-dev bubblewrap iproute2 python3 python3-cryptography procps
+clang libclang-rt-14-dev valgrind bubblewrap iproute2 python3 python3-cryptography procps
 python3-pytest python3-httpx python3-fastapi python3-uvicorn python3-setuptools python3-pip"
 
 missing=""

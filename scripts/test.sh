@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The README's test command (and all that .ci/run does): installs what is missing, builds,
-# runs every test (unit, integration, escape), the whole suite again under ASan+UBSan, and
-# each fuzz target briefly. Run as root on Debian 12.
+# runs every test (unit, integration, escape), the whole suite again under ASan+UBSan, sbxd
+# under valgrind, and each fuzz target briefly. Run as root on Debian 12.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
@@ -16,6 +16,8 @@ sh scripts/test-python.sh
 # The Debian package: built, installed into a fresh debootstrap root, started (about 1 min warm).
 sh scripts/test-deb.sh
 make -j"$jobs" asan
+# sbxd under valgrind memcheck for the integration tests that start it (~3 min).
+make valgrind
 if ls tests/fuzz/fuzz-*.c >/dev/null 2>&1; then
 	make fuzz-smoke
 fi

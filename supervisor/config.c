@@ -57,8 +57,9 @@ static void get_str(struct ctx *c, json_t *obj, const char *key, const char *nam
 
 	if (!v)
 		return;
-	if (!json_is_string(v) || json_string_length(v) == 0) {
-		bad(c, name, "must be a non-empty string");
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		bad(c, name, "must be a non-empty string without NUL bytes");
 		return;
 	}
 	free(*dst);
@@ -192,6 +193,27 @@ static void parse_limits(struct ctx *c, json_t *l, struct sbx_config *cfg)
 		bad(c, "limits.write_buffer", "must be at least 64K");
 }
 
+/* r[key] when it is an array, else NULL (reported when present). A rule field of the wrong
+ * type must not pass for an empty list: "ops": "run" would grant nothing, silently. */
+static json_t *rule_array(struct ctx *c, json_t *r, const char *key, const char *where)
+{
+	json_t *a = json_object_get(r, key);
+
+	if (a && !json_is_array(a)) {
+		bad(c, where, "'%s' must be an array", key);
+		return NULL;
+	}
+	return a;
+}
+
+/* A string without NUL bytes (a name that strdup or getgrnam would cut short). */
+static const char *rule_string(json_t *v)
+{
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return NULL;
+	return json_string_value(v);
+}
+
 static void parse_rule(struct ctx *c, json_t *r, size_t i, struct sbx_client_rule *rule)
 {
 	static const char *const known[] = {"uids", "groups", "ops", "policies", NULL};
@@ -205,8 +227,13 @@ static void parse_rule(struct ctx *c, json_t *r, size_t i, struct sbx_client_rul
 		return;
 	}
 	check_keys(c, r, where, known);
+	rule->uids = calloc(json_array_size(rule_array(c, r, "uids", where)) + 1, sizeof(uid_t));
+	rule->gids = calloc(json_array_size(rule_array(c, r, "groups", where)) + 1, sizeof(gid_t));
+	if (!rule->uids || !rule->gids) {
+		bad(c, where, "out of memory");
+		return;
+	}
 	a = json_object_get(r, "uids");
-	rule->uids = calloc(json_array_size(a) + 1, sizeof(uid_t));
 	json_array_foreach(a, j, v)
 	{
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
@@ -216,36 +243,40 @@ static void parse_rule(struct ctx *c, json_t *r, size_t i, struct sbx_client_rul
 			rule->uids[rule->n_uids++] = (uid_t)json_integer_value(v);
 	}
 	a = json_object_get(r, "groups");
-	rule->gids = calloc(json_array_size(a) + 1, sizeof(gid_t));
 	json_array_foreach(a, j, v)
 	{
-		struct group *g = json_is_string(v) ? getgrnam(json_string_value(v)) : NULL;
+		struct group *g = rule_string(v) ? getgrnam(rule_string(v)) : NULL;
 		if (!g)
 			bad(c, where, "groups[%zu]: no such group", j);
 		else
 			rule->gids[rule->n_gids++] = g->gr_gid;
 	}
-	a = json_object_get(r, "ops");
-	if (!a)
+	a = rule_array(c, r, "ops", where);
+	if (!json_object_get(r, "ops"))
 		rule->ops = (1U << SBX_OP_HELLO) | (1U << SBX_OP_RUN) | (1U << SBX_OP_CANCEL) |
 			    (1U << SBX_OP_LIST);
 	json_array_foreach(a, j, v)
 	{
-		int op = json_is_string(v) ? sbx_op_from_name(json_string_value(v)) : -1;
+		int op = rule_string(v) ? sbx_op_from_name(rule_string(v)) : -1;
 		if (op < 0)
 			bad(c, where, "ops[%zu] is not an op name", j);
 		else
 			rule->ops |= 1U << op;
 	}
-	a = json_object_get(r, "policies");
+	a = rule_array(c, r, "policies", where);
 	if (a) {
 		rule->policies = calloc(json_array_size(a) + 1, sizeof(char *));
+		if (!rule->policies) {
+			bad(c, where, "out of memory");
+			return;
+		}
 		json_array_foreach(a, j, v)
 		{
-			if (!json_is_string(v))
+			char *name = rule_string(v) ? strdup(rule_string(v)) : NULL;
+			if (!name)
 				bad(c, where, "policies[%zu] must be a policy name", j);
 			else
-				rule->policies[rule->n_policies++] = strdup(json_string_value(v));
+				rule->policies[rule->n_policies++] = name;
 		}
 	}
 	if (rule->n_uids == 0 && rule->n_gids == 0)
@@ -279,25 +310,19 @@ static struct sbx_config *defaults(void)
 	return cfg;
 }
 
-int sbx_config_load(const char *path, struct sbx_config **ret)
+/* Checks root (borrowed) and builds the configuration named path. */
+static int from_json(json_t *root, const char *path, struct sbx_config **ret)
 {
 	static const char *const known[] = {"socket",  "keyring",     "policy_dir", "profile_dir",
 					    "audit",   "runtime_dir", "uid_pool",   "limits",
 					    "clients", NULL};
 	struct ctx c = {.file = path};
 	struct sbx_config *cfg = defaults();
-	json_error_t jerr;
-	json_t *root, *v;
+	json_t *v;
 	size_t i;
 
 	if (!cfg)
 		return log_error_errno(-ENOMEM, "%s", path);
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		log_error("%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
-		sbx_config_free(cfg);
-		return -EINVAL;
-	}
 	cfg->path = strdup(path);
 	if (!json_is_object(root))
 		bad(&c, "(top)", "the configuration must be a JSON object");
@@ -312,6 +337,8 @@ int sbx_config_load(const char *path, struct sbx_config **ret)
 		parse_audit(&c, v, cfg);
 	if ((v = json_object_get(root, "uid_pool"))) {
 		static const char *const pk[] = {"base", "size", NULL};
+		if (!json_is_object(v))
+			bad(&c, "uid_pool", "must be an object");
 		check_keys(&c, v, "uid_pool", pk);
 		get_u32(&c, v, "uid_pool.base", &cfg->uid_base, 1000, 0x7ffe0000);
 		get_u32(&c, v, "uid_pool.size", &cfg->uid_count, 1, 1U << 24);
@@ -322,16 +349,51 @@ int sbx_config_load(const char *path, struct sbx_config **ret)
 		if (!json_is_array(v))
 			bad(&c, "clients", "must be an array of rules");
 		cfg->clients = calloc(json_array_size(v) + 1, sizeof(*cfg->clients));
+		if (!cfg->clients) {
+			sbx_config_free(cfg);
+			return log_error_errno(-ENOMEM, "%s", path);
+		}
 		for (i = 0; i < json_array_size(v); i++)
 			parse_rule(&c, json_array_get(v, i), i, &cfg->clients[cfg->n_clients++]);
 	}
-	json_decref(root);
 	if (c.errors) {
 		sbx_config_free(cfg);
 		return -EINVAL;
 	}
 	*ret = cfg;
 	return 0;
+}
+
+int sbx_config_load(const char *path, struct sbx_config **ret)
+{
+	json_error_t jerr;
+	json_t *root;
+	int r;
+
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		log_error("%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	r = from_json(root, path, ret);
+	json_decref(root);
+	return r;
+}
+
+int sbx_config_load_data(const char *data, size_t len, const char *name, struct sbx_config **ret)
+{
+	json_error_t jerr;
+	json_t *root;
+	int r;
+
+	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		log_error("%s:%d:%d: %s", name, jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	r = from_json(root, name, ret);
+	json_decref(root);
+	return r;
 }
 
 int sbx_config_dev(const char *dir, uid_t user, struct sbx_config **ret)

@@ -56,6 +56,9 @@ struct sbx_config {
 /* Loads and checks path. On failure returns -EINVAL (or -errno for I/O) and has printed
  * every problem on stderr, one line each. */
 int sbx_config_load(const char *path, struct sbx_config **ret);
+/* The same for a configuration already in memory (data need not be NUL-terminated); name
+ * stands for the file in messages. */
+int sbx_config_load_data(const char *data, size_t len, const char *name, struct sbx_config **ret);
 /* The --dev configuration for dir (which must already exist). */
 int sbx_config_dev(const char *dir, uid_t user, struct sbx_config **ret);
 struct sbx_config *sbx_config_free(struct sbx_config *c);

@@ -25,6 +25,7 @@
 
 #include <sodium.h>
 
+#include "common/macro.h"
 #include "tests/integration/harness.h"
 
 static long long now_ms(void)
@@ -42,6 +43,97 @@ static void sleep_ms(int ms)
 	(void)nanosleep(&ts, NULL);
 }
 
+/* ---- a wrapper around the daemon (make valgrind) ---- */
+
+/* SBX_SBXD_WRAPPER: words put before sbxd's command line (split at spaces, no quoting), e.g.
+ * "valgrind --leak-check=full ...". Under valgrind every deadline of this file grows
+ * sbx_fixture_slow() times, each daemon writes BASE/valgrind.PID.log, and a stop fails
+ * unless that log reports no error, no definite or indirect leak and no fd left open. */
+static const char *wrapper(void)
+{
+	const char *w = getenv("SBX_SBXD_WRAPPER");
+
+	return w && *w ? w : NULL;
+}
+
+static bool under_valgrind(void)
+{
+	return wrapper() && strstr(wrapper(), "valgrind");
+}
+
+int sbx_fixture_slow(void)
+{
+	return under_valgrind() ? 8 : 1;
+}
+
+/* argv for execv: the wrapper's words, valgrind's --log-file, then sbxd's own. Returns the
+ * number of words, or -ENOMEM/-E2BIG. */
+static int build_argv(const struct sbx_fixture *f, char *words, char *logopt, size_t loglen,
+		      char **argv, size_t max)
+{
+	size_t n = 0;
+
+	if (wrapper()) {
+		(void)snprintf(words, 4096, "%s", wrapper());
+		for (char *save = NULL, *w = strtok_r(words, " ", &save); w;
+		     w = strtok_r(NULL, " ", &save)) {
+			if (n + 8 > max)
+				return -E2BIG;
+			argv[n++] = w;
+			if (strcmp(w, "valgrind") == 0 || sbx_test_contains(w, "/valgrind")) {
+				(void)snprintf(logopt, loglen, "--log-file=%s/valgrind.%%p.log",
+					       f->base);
+				argv[n++] = logopt;
+			}
+		}
+	}
+	return (int)n;
+}
+
+/* Whether the valgrind log of pid is clean; says what is not on stderr. */
+static int check_valgrind_log(const struct sbx_fixture *f, pid_t pid)
+{
+	char path[4096], *log;
+	size_t len;
+	int r = 0;
+	FILE *fp;
+
+	(void)snprintf(path, sizeof(path), "%s/valgrind.%d.log", f->base, (int)pid);
+	fp = fopen(path, "re");
+	if (!fp) {
+		(void)fprintf(stderr, "no valgrind log %s\n", path);
+		return -ENOENT;
+	}
+	log = calloc(1, 1 << 22);
+	len = log ? fread(log, 1, (1 << 22) - 1, fp) : 0;
+	(void)fclose(fp);
+	if (!log)
+		return -ENOMEM;
+	log[len] = '\0';
+	if (!strstr(log, "ERROR SUMMARY: 0 errors"))
+		r = -EPROTO;
+	/* Leaks of kinds shown count as errors (--errors-for-leak-kinds), but say so plainly. */
+	if (strstr(log, "definitely lost: ") && !strstr(log, "definitely lost: 0 bytes"))
+		r = -EPROTO;
+	if (strstr(log, "indirectly lost: ") && !strstr(log, "indirectly lost: 0 bytes"))
+		r = -EPROTO;
+	/* --track-fds: at exit sbxd holds only what it inherited. valgrind writes each fd as
+	 * "Open file descriptor N: what" and on the next line where it came from. */
+	for (const char *p = log; (p = strstr(p, "Open file descriptor ")); p++) {
+		const char *next = strchr(p, '\n'), *end;
+		if (!next)
+			break;
+		end = strchr(next + 1, '\n');
+		if (!end || !memmem(next, (size_t)(end - next), "<inherited from parent>", 23))
+			r = -EPROTO;
+	}
+	if (r < 0)
+		(void)fprintf(stderr, "---- valgrind found problems in sbxd %d (%s) ----\n%s----\n",
+			      (int)pid, path, log);
+	free(log);
+	return r;
+}
+
 /* ---- the daemon ---- */
 
 static int write_config(struct sbx_fixture *f, const struct sbx_fixture_opts *o)
@@ -49,16 +141,18 @@ static int write_config(struct sbx_fixture *f, const struct sbx_fixture_opts *o)
 	char *text = NULL;
 	int r;
 
-	if (asprintf(&text,
-		     "{\n"
-		     "  \"socket\": {\"path\": \"%s\", \"mode\": \"0660\"},\n"
-		     "  \"keyring\": \"%s\",\n"
-		     "  \"policy_dir\": \"%s\",\n"
-		     "  \"audit\": {\"path\": \"%s/audit.jsonl\", \"state_dir\": \"%s\"}%s%s%s%s\n"
-		     "}\n",
-		     f->sock, f->keyring, f->policies, f->dir, f->dir,
-		     o->limits ? ",\n  \"limits\": " : "", o->limits ? o->limits : "",
-		     o->clients ? ",\n  \"clients\": " : "", o->clients ? o->clients : "") < 0)
+	if (asprintf(
+		&text,
+		"{\n"
+		"  \"socket\": {\"path\": \"%s\", \"mode\": \"0660\"},\n"
+		"  \"keyring\": \"%s\",\n"
+		"  \"policy_dir\": \"%s\",\n"
+		"  \"audit\": {\"path\": \"%s/audit.jsonl\", \"state_dir\": \"%s\"}%s%s%s%s%s%s\n"
+		"}\n",
+		f->sock, f->keyring, f->policies, f->dir, f->dir,
+		o->limits ? ",\n  \"limits\": " : "", o->limits ? o->limits : "",
+		o->clients ? ",\n  \"clients\": " : "", o->clients ? o->clients : "",
+		o->extra ? ",\n  " : "", o->extra ? o->extra : "") < 0)
 		return -ENOMEM;
 	r = sbx_test_write_file(f->config, text);
 	free(text);
@@ -142,10 +236,11 @@ int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts
 {
 	static const struct sbx_fixture_opts dev = {0};
 	const struct sbx_fixture_opts *o = opts ? opts : &dev;
-	const bool config = o->config || o->limits || o->clients;
-	char sbxd[4096];
+	const bool config = o->config || o->limits || o->clients || o->extra;
+	char sbxd[4096], words[4096], logopt[4200];
+	char *argv[64];
 	long long deadline;
-	int logfd, r;
+	int logfd, r, n;
 
 	memset(f, 0, sizeof(*f));
 	f->base = sbx_test_mkdtemp("sbxd");
@@ -165,6 +260,13 @@ int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts
 			return r;
 	}
 	sbx_test_build_path_r("sbxd", sbxd, sizeof(sbxd));
+	n = build_argv(f, words, logopt, sizeof(logopt), argv, ARRAY_SIZE(argv));
+	if (n < 0)
+		return n;
+	argv[n++] = sbxd;
+	argv[n++] = config ? "--config" : "--dev";
+	argv[n++] = config ? f->config : f->dir;
+	argv[n] = NULL;
 	logfd = open(f->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (logfd < 0)
 		return -errno;
@@ -188,14 +290,11 @@ int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts
 		(void)unsetenv("LISTEN_FDS");
 		if (o->cgroup && join_cgroup(o->cgroup) < 0)
 			_exit(126);
-		if (config)
-			execl(sbxd, sbxd, "--config", f->config, (char *)NULL);
-		else
-			execl(sbxd, sbxd, "--dev", f->dir, (char *)NULL);
+		execvp(argv[0], argv);
 		_exit(127);
 	}
 	(void)close(logfd);
-	deadline = now_ms() + 10000;
+	deadline = now_ms() + 10000LL * sbx_fixture_slow();
 	for (;;) {
 		int st;
 		if (waitpid(f->pid, &st, WNOHANG) == f->pid) {
@@ -207,7 +306,8 @@ int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts
 		if (try_connect(f->sock) == 0)
 			return 0;
 		if (now_ms() > deadline) {
-			(void)fprintf(stderr, "sbxd did not accept on %s within 10 s\n", f->sock);
+			(void)fprintf(stderr, "sbxd did not accept on %s within %d s\n", f->sock,
+				      10 * sbx_fixture_slow());
 			dump_log(f);
 			(void)kill(f->pid, SIGKILL);
 			(void)waitpid(f->pid, NULL, 0);
@@ -323,7 +423,7 @@ int sbx_fixture_stop(struct sbx_fixture *f, int deadline_ms)
 
 int sbx_fixture_wait_exit(struct sbx_fixture *f, int deadline_ms)
 {
-	long long deadline = now_ms() + deadline_ms;
+	long long deadline = now_ms() + (long long)deadline_ms * sbx_fixture_slow();
 	pid_t pid = f->pid;
 	int st = 0, r;
 
@@ -337,7 +437,7 @@ int sbx_fixture_wait_exit(struct sbx_fixture *f, int deadline_ms)
 			return -errno;
 		if (now_ms() > deadline) {
 			(void)fprintf(stderr, "sbxd %d did not exit within %d ms\n", (int)pid,
-				      deadline_ms);
+				      deadline_ms * sbx_fixture_slow());
 			dump_log(f);
 			(void)kill(pid, SIGKILL);
 			(void)waitpid(pid, &st, 0);
@@ -355,11 +455,15 @@ int sbx_fixture_wait_exit(struct sbx_fixture *f, int deadline_ms)
 			      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 		dump_log(f);
 		r = sbx_fixture_check_clean(pid);
+		if (under_valgrind())
+			(void)check_valgrind_log(f, pid);
 		return -ECHILD;
 	}
 	r = sbx_fixture_check_clean(pid);
 	if (r < 0)
 		dump_log(f);
+	if (r == 0 && under_valgrind())
+		r = check_valgrind_log(f, pid);
 	return r;
 }
 

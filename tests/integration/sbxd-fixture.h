@@ -28,6 +28,7 @@ struct sbx_fixture_opts {
 	/* Any of these makes the daemon run with --config FILE instead of --dev DIR. */
 	const char *limits;   /* JSON object text for "limits", or NULL */
 	const char *clients;  /* JSON array text for "clients", or NULL */
+	const char *extra;    /* more top-level members ("\"runtime_dir\": \"/x\""), or NULL */
 	bool config;	      /* --config even without limits or clients */
 	const char *sudo_uid; /* --dev: SUDO_UID for the daemon (the invoking user), or NULL */
 	const char *cgroup;   /* a cgroup directory the daemon is started in, or NULL */
@@ -46,6 +47,11 @@ struct sbx_fixture {
 	int status;	      /* wait status once stopped */
 };
 
+/* How many times slower the daemon runs than normal: 8 under valgrind (SBX_SBXD_WRAPPER
+ * names valgrind), else 1. The fixture's own deadlines are multiplied by it; tests multiply
+ * their reply timeouts by it. */
+int sbx_fixture_slow(void);
+
 /* Starts sbxd (opts may be NULL: --dev). Waits up to 10 s for the socket to accept a
  * connection. Returns 0, or -errno with the daemon killed and its log on stderr. */
 int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts);
@@ -54,7 +60,8 @@ int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts
  * in a cgroup of this daemon and that no `sbxd-<pid>-*` cgroup directory remains. Returns 0
  * when all holds (exit status 0 included), -ETIMEDOUT when it did not exit in time (it is
  * killed), -ECHILD for a non-zero exit, -EBUSY for a stray process, -ENOTEMPTY for a leftover
- * cgroup. Says which on stderr. */
+ * cgroup, -EPROTO when valgrind (SBX_SBXD_WRAPPER) reported an error, a leak or an fd left
+ * open. Says which on stderr. */
 int sbx_fixture_stop(struct sbx_fixture *f, int deadline_ms);
 
 /* sbx_fixture_stop without the SIGTERM: for a daemon already told to stop. */

@@ -201,7 +201,7 @@ static size_t count_in_log(const char *needle)
 static void reload(const char *needle)
 {
 	size_t before = count_in_log(needle);
-	double deadline = now_ms() + 5000;
+	double deadline = now_ms() + 5000.0 * sbx_fixture_slow();
 
 	cr_assert(eq(int, sbx_fixture_signal(&fx, SIGHUP), 0));
 	while (count_in_log(needle) <= before) {

@@ -97,3 +97,31 @@ Test(config, dev_configuration)
 	cr_assert(eq(sz, c->n_clients, 1));
 	sbx_config_free(c);
 }
+
+/* Rule fields of the wrong type were taken for empty lists ("ops": "run" granted nothing, and
+ * "policies": "x" allowed none) and NUL bytes cut names short; now each is an error. Found
+ * reading supervisor/config.c for its fuzz target. Uses the in-memory entry point. */
+Test(config, wrong_types_and_nul_bytes_are_refused, .init = cr_redirect_stderr)
+{
+	static const char *const bad[] = {
+	    "{\"clients\":[{\"uids\":[0],\"ops\":\"run\"}]}",
+	    "{\"clients\":[{\"uids\":[0],\"policies\":\"default\"}]}",
+	    "{\"clients\":[{\"uids\":0}]}",
+	    "{\"clients\":[{\"uids\":[0],\"groups\":\"root\"}]}",
+	    "{\"clients\":[{\"uids\":[0],\"policies\":[\"default\\u0000x\"]}]}",
+	    "{\"clients\":[{\"groups\":[\"root\\u0000x\"]}]}",
+	    "{\"policy_dir\":\"/etc\\u0000/x\"}",
+	    "{\"uid_pool\":5}",
+	};
+	struct sbx_config *c = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert(eq(int, sbx_config_load_data(bad[i], strlen(bad[i]), "t.json", &c), -22),
+			  "accepted: %s", bad[i]);
+		cr_assert(c == NULL);
+	}
+	const char *ok = "{\"clients\":[{\"groups\":[\"root\"],\"ops\":[]}]}";
+	cr_assert(eq(int, sbx_config_load_data(ok, strlen(ok), "t.json", &c), 0));
+	cr_assert(eq(u32, c->clients[0].ops, 0), "an empty list grants nothing");
+	sbx_config_free(c);
+}
