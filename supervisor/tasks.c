@@ -493,7 +493,7 @@ static char **build_envp(struct sbx_task *t, struct sbx_secret_set *set)
 
 	if (set && sbx_secret_set_envp(set, &senv) < 0)
 		return NULL;
-	if (sbx_sandbox_envp(t->env, t->n_env, senv, &envp) < 0)
+	if (sbx_sandbox_envp_net(t->pe->policy->net, t->env, t->n_env, senv, &envp) < 0)
 		return NULL;
 	return envp;
 }
