@@ -22,9 +22,8 @@ static const char *const base_env[] = {
 /* curl, wget, git, Python requests, Node's undici and Go read one spelling or the other. */
 #define PROXY_URL "http://127.0.0.1:3128"
 static const char *const proxy_env[] = {
-    "HTTPS_PROXY=" PROXY_URL,	      "HTTP_PROXY=" PROXY_URL,
-    "https_proxy=" PROXY_URL,	      "http_proxy=" PROXY_URL,
-    "NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1",
+    "HTTPS_PROXY=" PROXY_URL, "HTTP_PROXY=" PROXY_URL, "https_proxy=" PROXY_URL,
+    "http_proxy=" PROXY_URL,  "NO_PROXY=localhost",    "no_proxy=localhost",
 };
 #define N_PROXY (sizeof(proxy_env) / sizeof(proxy_env[0]))
 
@@ -74,9 +73,9 @@ int sbx_sandbox_envp_net(enum sbx_net_mode net, char *const *extra, size_t n_ext
 		return -ENOMEM;
 	p = (char *)(envp + n_plain + n_secrets + 1);
 	for (size_t i = 0; i < n_plain; i++) {
-		const char *s = i < N_BASE		? base_env[i]
+		const char *s = i < N_BASE	       ? base_env[i]
 				: i < N_BASE + n_extra ? extra[i - N_BASE]
-							: proxy_env[i - N_BASE - n_extra];
+						       : proxy_env[i - N_BASE - n_extra];
 		size_t len = strlen(s) + 1;
 		if (i < N_BASE && overridden(s, extra, n_extra))
 			continue;

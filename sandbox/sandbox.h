@@ -109,8 +109,8 @@ static inline void sbx_sandbox_freep(struct sbx_sandbox **sb)
  * block: free() it. -ENOMEM. */
 int sbx_sandbox_envp(char *const *extra, size_t n_extra, char *const *secrets, char ***ret);
 /* The same for a network mode: SBX_NET_PROXY adds HTTPS_PROXY, HTTP_PROXY, https_proxy,
- * http_proxy (http://127.0.0.1:3128), NO_PROXY and no_proxy (localhost,127.0.0.1) after the
- * extra entries, replacing any of those names there. */
+ * http_proxy (http://127.0.0.1:3128), NO_PROXY and no_proxy (localhost: 127.0.0.1 goes through the
+ * proxy) after the extra entries, replacing any of those names there. */
 int sbx_sandbox_envp_net(enum sbx_net_mode net, char *const *extra, size_t n_extra,
 			 char *const *secrets, char ***ret);
 
