@@ -453,6 +453,8 @@ static void start_splice(struct sbx_proxy_conn *c)
 		if (n < 0)
 			goto fail;
 		b[nb++] = uv_buf_init(c->out, (unsigned)n);
+		c->bytes_out += (uint64_t)n; /* the head as sent counts, the client's does not */
+		c->px->bytes += (uint64_t)n;
 	}
 	if (extra > 0)
 		b[nb++] = uv_buf_init(c->head + c->req.head_len, (unsigned)extra);

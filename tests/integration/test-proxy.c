@@ -753,3 +753,43 @@ Test(proxy, names_checked_before_dns_and_rebinding_refused)
 	sbx_client_test_free(c);
 	stop();
 }
+
+/* sbxctl exec runs the same proxy in-process. */
+Test(proxy, sbxctl_exec_runs_the_proxy)
+{
+	struct sbx_test_run run;
+	char dir[4096], path[8192], script[1024], *tmp = sbx_test_mkdtemp("proxy-exec");
+	char src[4096], *text, *at, *end;
+	struct sbx_test_run cat;
+
+	cr_assert(T(tmp != NULL));
+	(void)snprintf(dir, sizeof(dir), "%s", tmp);
+	free(tmp);
+	origin_start();
+	(void)snprintf(src, sizeof(src), "%s/policy/default.json", SBX_SOURCE_DIR);
+	cr_assert(eq(int, sbx_test_runv(&cat, 5000, "/bin/cat", src, NULL), 0));
+	at = strstr(cat.out, "\"network\"");
+	end = strchr(at, '}');
+	cr_assert(
+	    T(asprintf(&text,
+		       "%.*s\"network\": {\"mode\": \"proxy\", \"allow\": [\"127.0.0.1:%d\"]}%s",
+		       (int)(at - cat.out), cat.out, org.port, end + 1) > 0));
+	(void)snprintf(path, sizeof(path), "%s/px.json", dir);
+	cr_assert(eq(int, sbx_test_write_file(path, text), 0));
+	free(text);
+	sbx_test_run_done(&cat);
+	(void)snprintf(script, sizeof(script),
+		       "curl -sS http://127.0.0.1:%d/x; "
+		       "curl -s -o /dev/null -w '%%{http_code}\\n' http://127.0.0.1:%d/",
+		       org.port, org.port + 1 > 65535 ? 1 : org.port + 1);
+	cr_assert(eq(int,
+		     sbx_test_runv(&run, 30000, sbx_test_build_path("sbxctl"), "exec", "--policy",
+				   path, "--", "/bin/bash", "-c", script, NULL),
+		     0));
+	cr_assert(eq(int, run.code, 0), "stderr: %s", run.err);
+	cr_assert(eq(str, run.out, "hello from origin\n403\n"));
+	cr_assert(T(sbx_test_contains(run.err, "proxy.closed")), "%s", run.err);
+	cr_assert(T(sbx_test_contains(run.err, "\"reason\":\"not_allowed\"")), "%s", run.err);
+	sbx_test_run_done(&run);
+	(void)sbx_test_rm_rf(dir);
+}
