@@ -333,9 +333,9 @@ void sbx_proxy_conn_start(struct sbx_proxy_conn *c, uv_stream_t *server)
 
 static void on_chunk_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct chunk *k = malloc(sizeof(*k));
+	struct sbx_proxy_conn *c = h->data;
+	struct chunk *k = sbx_proxy_chunk_get(c->px, sizeof(*k));
 
-	(void)h;
 	(void)suggested;
 	*buf = k ? uv_buf_init(k->data, sizeof(k->data)) : uv_buf_init(NULL, 0);
 }
@@ -359,7 +359,7 @@ static void on_chunk_written(uv_write_t *w, int status)
 	struct sbx_proxy_conn *c = k->c;
 	int from = k->from;
 
-	free(k);
+	sbx_proxy_chunk_put(c->px, k);
 	if (status == UV_ECANCELED || c->state != PX_OPEN)
 		return;
 	if (status < 0) {
@@ -383,7 +383,7 @@ static void on_chunk(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	uv_buf_t b;
 
 	if (nread <= 0) {
-		free(k);
+		sbx_proxy_chunk_put(c->px, k);
 		if (nread == 0)
 			return;
 		if (nread != UV_EOF) {
@@ -401,7 +401,7 @@ static void on_chunk(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->last = uv_now(c->px->loop);
 	if (c->px->bytes + (uint64_t)nread > c->px->policy->net_max_bytes) {
-		free(k);
+		sbx_proxy_chunk_put(c->px, k);
 		sbx_proxy_conn_close(c, "limit");
 		return;
 	}
@@ -412,7 +412,7 @@ static void on_chunk(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	k->w.data = k;
 	b = uv_buf_init(k->data, (unsigned)nread);
 	if (uv_write(&k->w, to, &b, 1, on_chunk_written) < 0) {
-		free(k);
+		sbx_proxy_chunk_put(c->px, k);
 		sbx_proxy_conn_close(c, "error");
 		return;
 	}

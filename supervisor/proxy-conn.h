@@ -10,11 +10,12 @@
 #include "supervisor/proxy.h"
 
 #define SBX_PROXY_BACKLOG_UV	 64
-#define SBX_PROXY_DENIED_RECORDS 64	     /* per task; then only counted */
-#define SBX_PROXY_SETUP_MS	 30000	     /* head, resolution and connect, at most */
-#define SBX_PROXY_CHUNK		 (64 * 1024) /* one read */
-#define SBX_PROXY_HIGH_WATER	 (256 * 1024)
+#define SBX_PROXY_DENIED_RECORDS 64	      /* per task; then only counted */
+#define SBX_PROXY_SETUP_MS	 30000	      /* head, resolution and connect, at most */
+#define SBX_PROXY_CHUNK		 (256 * 1024) /* one read */
+#define SBX_PROXY_HIGH_WATER	 (1024 * 1024)
 #define SBX_PROXY_ADDRS		 8 /* checked addresses tried in turn */
+#define SBX_PROXY_CACHE		 8
 
 struct sbx_proxy_conn;
 
@@ -29,7 +30,9 @@ struct sbx_proxy {
 	uint64_t bytes; /* both ways, all connections so far */
 	unsigned n_denied;
 	uint64_t suppressed;
-	unsigned refs; /* listener + each connection */
+	unsigned refs;		      /* listener + each connection */
+	void *cache[SBX_PROXY_CACHE]; /* spare chunks: a chunk is above malloc's mmap threshold */
+	unsigned n_cache;
 	bool stopped;
 	bool stopped_records; /* the record callback is gone */
 };
@@ -73,6 +76,9 @@ struct sbx_proxy_conn {
 };
 
 /* proxy.c */
+/* A chunk of sizeof(struct) bytes from the proxy's cache or malloc; NULL when out of memory. */
+void *sbx_proxy_chunk_get(struct sbx_proxy *px, size_t size);
+void sbx_proxy_chunk_put(struct sbx_proxy *px, void *chunk);
 void sbx_proxy_conn_release(struct sbx_proxy_conn *c);
 void sbx_proxy_record(struct sbx_proxy *px, const char *event, struct sbx_audit_fields *f);
 void sbx_proxy_record_denied(struct sbx_proxy_conn *c, const char *reason, const char *address);

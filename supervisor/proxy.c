@@ -27,8 +27,24 @@
 
 static void px_unref(struct sbx_proxy *px)
 {
-	if (--px->refs == 0)
-		free(px);
+	if (--px->refs > 0)
+		return;
+	while (px->n_cache > 0)
+		free(px->cache[--px->n_cache]);
+	free(px);
+}
+
+void *sbx_proxy_chunk_get(struct sbx_proxy *px, size_t size)
+{
+	return px->n_cache > 0 ? px->cache[--px->n_cache] : malloc(size);
+}
+
+void sbx_proxy_chunk_put(struct sbx_proxy *px, void *chunk)
+{
+	if (chunk && px->n_cache < SBX_PROXY_CACHE && !px->stopped)
+		px->cache[px->n_cache++] = chunk;
+	else
+		free(chunk);
 }
 
 void sbx_proxy_conn_release(struct sbx_proxy_conn *c)
