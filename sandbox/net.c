@@ -60,8 +60,7 @@ void sbx_net_proxy_listener(int report_fd)
 
 	if (fd < 0)
 		sbx_child_fail(report_fd, "proxy_listener", errno);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(fd, SBX_PROXY_BACKLOG) < 0)
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, SBX_PROXY_BACKLOG) < 0)
 		sbx_child_fail(report_fd, "proxy_listener", errno);
 	memset(u.buf, 0, sizeof(u.buf));
 	cm = CMSG_FIRSTHDR(&msg);

@@ -399,6 +399,10 @@ static void on_chunk(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			sbx_proxy_conn_close(c, "closed");
 		return;
 	}
+	if (!k) { /* libuv passes UV_ENOBUFS when the allocation failed; be sure */
+		sbx_proxy_conn_close(c, "error");
+		return;
+	}
 	c->last = uv_now(c->px->loop);
 	if (c->px->bytes + (uint64_t)nread > c->px->policy->net_max_bytes) {
 		sbx_proxy_chunk_put(c->px, k);

@@ -10,10 +10,10 @@
 #include "supervisor/proxy.h"
 
 #define SBX_PROXY_BACKLOG_UV	 64
-#define SBX_PROXY_DENIED_RECORDS 64	      /* per task; then only counted */
-#define SBX_PROXY_SETUP_MS	 30000	      /* head, resolution and connect, at most */
-#define SBX_PROXY_CHUNK		 (256 * 1024) /* one read */
-#define SBX_PROXY_HIGH_WATER	 (1024 * 1024)
+#define SBX_PROXY_DENIED_RECORDS 64		      /* per task; then only counted */
+#define SBX_PROXY_SETUP_MS	 30000		      /* head, resolution and connect, at most */
+#define SBX_PROXY_CHUNK		 ((size_t)256 * 1024) /* one read */
+#define SBX_PROXY_HIGH_WATER	 ((size_t)1024 * 1024)
 #define SBX_PROXY_ADDRS		 8 /* checked addresses tried in turn */
 #define SBX_PROXY_CACHE		 8
 

@@ -25,7 +25,7 @@
 
 #include "supervisor/proxy.h"
 
-#define BUF (256 * 1024)
+#define BUF ((size_t)256 * 1024)
 
 static int origin_fd, origin_port, proxy_port;
 static uv_loop_t loop;
@@ -196,7 +196,7 @@ int main(void)
 				 .net_max_bytes = UINT64_MAX / 2,
 				 .net_idle_ms = 60000};
 	const char *env = getenv("BENCH_MIB");
-	uint64_t n = (uint64_t)(env ? atoi(env) : 512) << 20;
+	uint64_t n = (env ? strtoull(env, NULL, 10) : 512) << 20;
 	pthread_t ot, lt;
 	double best[2][2] = {{0}}, t0;
 	int lfd, tunnels = 0;
