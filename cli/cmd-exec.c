@@ -25,6 +25,7 @@
 
 #include "cli/commands.h"
 #include "cli/exec-env.h"
+#include "cli/exec-proxy.h"
 #include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -277,8 +278,22 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Network mode proxy: the listener comes before the exec report. */
+static void start_proxy(struct sbx_sandbox *sb, const struct sbx_policy *p,
+			struct sbx_exec_proxy **xp)
+{
+	int fd;
+
+	if (p->net != SBX_NET_PROXY || *xp)
+		return;
+	fd = sbx_sandbox_take_listener(sb);
+	if (fd >= 0 && sbx_exec_proxy_start(p, fd, xp) < 0)
+		log_error("the sandbox has no egress");
+}
+
 /* Waits for the sandbox to end, forwarding signals; returns true on timeout. */
-static bool wait_sandbox(struct sbx_sandbox *sb, int sigfd, uint64_t timeout_ms)
+static bool wait_sandbox(struct sbx_sandbox *sb, const struct sbx_policy *p, int sigfd,
+			 uint64_t timeout_ms, struct sbx_exec_proxy **xp)
 {
 	const uint64_t deadline = timeout_ms ? now_ms() + timeout_ms : 0;
 	struct pollfd pfd[3] = {
@@ -301,6 +316,7 @@ static bool wait_sandbox(struct sbx_sandbox *sb, int sigfd, uint64_t timeout_ms)
 			return false;
 		if (pfd[1].revents) {
 			(void)sbx_sandbox_read_report(sb);
+			start_proxy(sb, p, xp);
 			if (pfd[1].revents & POLLHUP)
 				pfd[1].fd = -1;
 		}
@@ -392,7 +408,9 @@ int sbx_cmd_exec(int argc, char **argv)
 	char *const *senv = NULL;
 	struct sbx_sandbox_error err;
 	struct sbx_sandbox_result res;
+	struct sbx_exec_proxy *xp = NULL;
 	char task_id[32], buf[512];
+	bool timed_out;
 	uint64_t timeout;
 	int r;
 
@@ -436,7 +454,9 @@ int sbx_cmd_exec(int argc, char **argv)
 			  sbx_sandbox_strerror(&err, buf, sizeof(buf)));
 		return SBX_EXIT_FAILURE;
 	}
-	if (wait_sandbox(sb, sigfd, timeout)) {
+	timed_out = wait_sandbox(sb, p, sigfd, timeout, &xp);
+	xp = sbx_exec_proxy_stop(xp);
+	if (timed_out) {
 		(void)sbx_sandbox_kill(sb);
 		(void)sbx_sandbox_reap(sb, true, NULL);
 		log_error("timeout: killed the sandbox after %llums", (unsigned long long)timeout);

@@ -64,7 +64,7 @@ int sbx_exec_env_build(struct sbx_exec_env *e, const struct sbx_policy *p, char 
 	}
 	free(e->envp);
 	e->envp = NULL;
-	if (sbx_sandbox_envp(e->extra, e->n_extra, secrets, &e->envp) < 0)
+	if (sbx_sandbox_envp_net(p->net, e->extra, e->n_extra, secrets, &e->envp) < 0)
 		return log_error("out of memory"), -ENOMEM;
 	return 0;
 }

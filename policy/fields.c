@@ -177,9 +177,42 @@ static void network_allow(struct sbx_pctx *c, json_t *v, void *t)
 	sbx_values_list(c, v, sbx_validate_allow, &p->net_allow, &p->n_net_allow);
 }
 
+static void network_max_connections(struct sbx_pctx *c, json_t *v, void *t)
+{
+	(void)sbx_values_count(c, v, 1, 4096, &((struct sbx_policy *)t)->net_max_connections);
+}
+static void network_max_bytes(struct sbx_pctx *c, json_t *v, void *t)
+{
+	(void)sbx_values_size(c, v, 1, &((struct sbx_policy *)t)->net_max_bytes);
+}
+static void network_idle_timeout(struct sbx_pctx *c, json_t *v, void *t)
+{
+	(void)sbx_values_duration(c, v, &((struct sbx_policy *)t)->net_idle_ms);
+}
+
+/* The proxy's limits are only meaningful with mode "proxy". */
+static void check_proxy_only(struct sbx_pctx *c, json_t *v, const struct sbx_policy *p)
+{
+	static const char *const keys[] = {"max_connections", "max_bytes", "idle_timeout"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (p->net == SBX_NET_PROXY || !json_object_get(v, keys[i]))
+			continue;
+		sbx_diag_push_key(c, keys[i]);
+		sbx_diag_here(c, true, "only with mode \"proxy\"");
+		sbx_diag_pop(c);
+	}
+}
+
 static void parse_network(struct sbx_pctx *c, json_t *v, void *t)
 {
-	static const struct sbx_field fields[] = {{"mode", network_mode}, {"allow", network_allow}};
+	static const struct sbx_field fields[] = {
+	    {"mode", network_mode},
+	    {"allow", network_allow},
+	    {"max_connections", network_max_connections},
+	    {"max_bytes", network_max_bytes},
+	    {"idle_timeout", network_idle_timeout},
+	};
 	struct sbx_policy *p = t;
 	json_t *allow;
 
@@ -200,6 +233,7 @@ static void parse_network(struct sbx_pctx *c, json_t *v, void *t)
 	else if (p->net == SBX_NET_PROXY && json_array_size(allow) == 0)
 		sbx_diag_here(c, false, "mode \"proxy\" needs a non-empty list of \"host:port\"");
 	sbx_diag_pop(c);
+	check_proxy_only(c, v, p);
 }
 
 /* ------------------------------------------------------------------ rlimits, cgroup */

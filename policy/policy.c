@@ -70,6 +70,9 @@ static struct sbx_policy *policy_new(void)
 	if (!p)
 		return NULL;
 	p->net = SBX_NET_NONE;
+	p->net_max_connections = 32;
+	p->net_max_bytes = (uint64_t)1 << 30;
+	p->net_idle_ms = 60000;
 	p->seccomp = strdup("default");
 	p->hostname = strdup("sbx");
 	p->cwd = strdup("/");

@@ -34,7 +34,7 @@ int sbx_diag_format(const struct sbx_diag *d, char *buf, size_t len);
 enum sbx_net_mode {
 	SBX_NET_NONE,  /* own netns, only lo */
 	SBX_NET_HOST,  /* the host's network namespace */
-	SBX_NET_PROXY, /* own netns, egress through the supervisor's proxy (later issue) */
+	SBX_NET_PROXY, /* own netns, egress only through the supervisor's proxy */
 };
 
 struct sbx_bind {
@@ -76,6 +76,9 @@ struct sbx_policy {
 	enum sbx_net_mode net;
 	char **net_allow; /* "host:port" entries for SBX_NET_PROXY */
 	size_t n_net_allow;
+	uint64_t net_max_connections; /* proxy: concurrent connections per task (default 32) */
+	uint64_t net_max_bytes;	      /* proxy: bytes both ways per task (default 1 GiB) */
+	uint64_t net_idle_ms;	      /* proxy: a connection with no traffic closes (60 s) */
 
 	char *seccomp;	     /* profile name ("default") or absolute path */
 	bool user_namespace; /* also a new user namespace */

@@ -233,6 +233,8 @@ static const char *validate_host(const char *h, size_t n)
 {
 	char buf[256];
 	unsigned char addr[16];
+	const char *last;
+	bool wildcard = false;
 	size_t label = 0;
 
 	if (n == 0 || n >= sizeof(buf))
@@ -248,6 +250,7 @@ static const char *validate_host(const char *h, size_t n)
 	if (has_prefix(buf, "*.")) {
 		memmove(buf, buf + 2, n - 1);
 		n -= 2;
+		wildcard = true;
 	}
 	for (size_t i = 0; i <= n; i++) {
 		char ch = buf[i];
@@ -262,6 +265,17 @@ static const char *validate_host(const char *h, size_t n)
 		      (ch >= '0' && ch <= '9') || (ch == '-' && label > 0)))
 			return "host must be a DNS name (\"*.\" may start it) or an IP address";
 		label++;
+	}
+	/* No top-level domain is all digits: such a host is an IPv4 address, and only the
+	 * dotted-quad form is one (inet_aton's "127.1", "2130706433" or "0x7f.1" are refused, so
+	 * an entry always means what it reads as). */
+	last = strrchr(buf, '.');
+	last = last ? last + 1 : buf;
+	if (strspn(last, "0123456789") == strlen(last)) {
+		if (wildcard)
+			return "\"*.\" cannot start an IP address";
+		if (inet_pton(AF_INET, buf, addr) != 1)
+			return "an IPv4 address must be four decimal numbers: \"192.0.2.1\"";
 	}
 	return NULL;
 }

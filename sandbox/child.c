@@ -68,5 +68,9 @@ _Noreturn void sbx_child_main(const struct sbx_child *c)
 		sbx_child_fail(rfd, "sethostname", errno);
 	if (c->own_net)
 		sbx_net_lo_up(rfd);
+	/* Made here, as root of the new namespace before any privilege drops; the parent owns
+	 * it from now on and the payload never holds it (it can only connect). */
+	if (c->proxy)
+		sbx_net_proxy_listener(rfd);
 	sbx_init_run(&c->exec);
 }

@@ -14,11 +14,14 @@
 
 #include "sandbox/sandbox.h"
 
-/* ---- report pipe: child/init -> parent, one fixed-size write each (< PIPE_BUF) ---- */
+/* ---- report channel: child/init -> parent, one fixed-size message each. A SOCK_SEQPACKET
+ * socketpair (not a pipe) so the proxy listener can travel with SCM_RIGHTS, in order before
+ * SBX_REPORT_EXEC. ---- */
 enum sbx_report_kind {
-	SBX_REPORT_ERROR = 1, /* setup failed at step with err */
-	SBX_REPORT_EXEC = 2,  /* the payload has called execve successfully */
-	SBX_REPORT_EXIT = 3,  /* the payload ended: status is a wait status */
+	SBX_REPORT_ERROR = 1,	 /* setup failed at step with err */
+	SBX_REPORT_EXEC = 2,	 /* the payload has called execve successfully */
+	SBX_REPORT_EXIT = 3,	 /* the payload ended: status is a wait status */
+	SBX_REPORT_LISTENER = 4, /* carries the proxy listener (network mode proxy) */
 };
 
 struct sbx_report {
@@ -119,6 +122,9 @@ int sbx_cgroup_delegate(char *ret_dir, size_t len);
 
 /* ---- net.c ---- */
 void sbx_net_lo_up(int report_fd);
+/* Child, after lo is up: listens on 127.0.0.1:SBX_PROXY_PORT in the new namespace, sends the
+ * socket to the parent over the report channel and closes its own copy. */
+void sbx_net_proxy_listener(int report_fd);
 
 /* ---- init.c: pid 1 of the sandbox ---- */
 struct sbx_exec_plan {

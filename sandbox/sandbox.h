@@ -23,6 +23,9 @@ struct sbx_seccomp_prog;
 #define SBX_RUNTIME_DIR_DEFAULT "/run/sbx"
 #define SBX_UID_POOL_BASE	200000U
 #define SBX_UID_POOL_SIZE	65536U
+/* Network mode proxy: where the payload finds the supervisor's proxy (127.0.0.1, inside). */
+#define SBX_PROXY_PORT	  3128
+#define SBX_PROXY_BACKLOG 64
 
 struct sbx_sandbox_params {
 	const struct sbx_policy *policy;
@@ -81,6 +84,11 @@ int sbx_sandbox_report_fd(const struct sbx_sandbox *sb);
 /* Reads what init reported so far (non-blocking). Returns 1 once the payload has exec'd,
  * 0 otherwise, -errno on failure. */
 int sbx_sandbox_read_report(struct sbx_sandbox *sb);
+/* Network mode proxy: the listening socket the child made on 127.0.0.1:3128 in its namespace
+ * (CLOEXEC, blocking), which arrives before the exec report. Hands over ownership: returns
+ * the fd once, then -ENOENT; -ENOENT also while it has not arrived (call after
+ * sbx_sandbox_read_report() returned 1). */
+int sbx_sandbox_take_listener(struct sbx_sandbox *sb);
 /* Forwards a signal to the payload through init (SIGTERM, SIGINT, SIGHUP). */
 int sbx_sandbox_signal(struct sbx_sandbox *sb, int sig);
 /* Kills the whole tree now (SIGKILL to init, whose death takes its namespace along). */
@@ -100,6 +108,11 @@ static inline void sbx_sandbox_freep(struct sbx_sandbox **sb)
  * "NAME=value" strings (NULL-terminated, may be NULL; referenced, not copied). One malloc
  * block: free() it. -ENOMEM. */
 int sbx_sandbox_envp(char *const *extra, size_t n_extra, char *const *secrets, char ***ret);
+/* The same for a network mode: SBX_NET_PROXY adds HTTPS_PROXY, HTTP_PROXY, https_proxy,
+ * http_proxy (http://127.0.0.1:3128), NO_PROXY and no_proxy (localhost: 127.0.0.1 goes through the
+ * proxy) after the extra entries, replacing any of those names there. */
+int sbx_sandbox_envp_net(enum sbx_net_mode net, char *const *extra, size_t n_extra,
+			 char *const *secrets, char ***ret);
 
 /* Removes the cgroups of `sbxctl exec` runs whose process was killed outright. */
 void sbx_sandbox_prune_exec(void);

@@ -20,6 +20,7 @@
 #include <asm/prctl.h>
 #include <linux/sched.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -39,10 +40,12 @@ struct sbx_sandbox {
 	int pidfd;
 	int report_fd;
 	struct sbx_cgroup *cg;
-	int sync_fd; /* write end while held */
+	int sync_fd;   /* write end while held */
+	int listen_fd; /* network mode proxy: the listener, until taken */
 	struct sbx_ids_lease lease;
 	struct sbx_ids_lease init_lease; /* user namespace mode: init's own uid */
 	bool execd;
+	bool listener_seen; /* one listener per sandbox, ever */
 	bool reaped;
 	bool have_exit;
 	struct sbx_report exit;
@@ -186,7 +189,7 @@ static struct sbx_sandbox *sandbox_new(void)
 	if (!sb)
 		return NULL;
 	sb->pidfd = sb->report_fd = sb->lease.lock_fd = sb->init_lease.lock_fd = -1;
-	sb->sync_fd = -1;
+	sb->sync_fd = sb->listen_fd = -1;
 	return sb;
 }
 
@@ -242,7 +245,10 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 		set_error(reterr, "cgroup", r);
 		goto fail;
 	}
-	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(sync, O_CLOEXEC) < 0) {
+	/* The report channel is a SOCK_SEQPACKET pair: messages keep their bounds as a pipe's
+	 * small writes do, and the proxy listener can travel with SCM_RIGHTS. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) < 0 ||
+	    pipe2(sync, O_CLOEXEC) < 0) {
 		r = -errno;
 		set_error(reterr, "pipe", r);
 		goto fail;
@@ -253,6 +259,7 @@ int sbx_sandbox_spawn(const struct sbx_sandbox_params *params, struct sbx_sandbo
 	    .cgroup = sb->cg,
 	    .hostname = p->hostname ? p->hostname : "sbx",
 	    .own_net = p->net != SBX_NET_HOST,
+	    .proxy = p->net == SBX_NET_PROXY,
 	    .userns = p->user_namespace,
 	    .sync_fd = sync[0],
 	    .exec =
@@ -351,12 +358,59 @@ int sbx_sandbox_report_fd(const struct sbx_sandbox *sb)
 	return sb->report_fd;
 }
 
+/* One report message; a passed fd is kept as the listener when the message says it is one,
+ * and closed otherwise (nothing else may hand us fds). */
+static ssize_t recv_report(struct sbx_sandbox *sb, struct sbx_report *rep)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = rep, .iov_len = sizeof(*rep)};
+	struct msghdr msg = {
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = u.buf,
+	    .msg_controllen = sizeof(u.buf),
+	};
+	ssize_t n = recvmsg(sb->report_fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		size_t nfd;
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfd; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (n == (ssize_t)sizeof(*rep) && rep->kind == SBX_REPORT_LISTENER &&
+			    sb->listen_fd < 0 && !sb->listener_seen)
+				sb->listen_fd = fd;
+			else
+				(void)close(fd);
+		}
+	}
+	if (n == (ssize_t)sizeof(*rep) && rep->kind == SBX_REPORT_LISTENER)
+		sb->listener_seen = true;
+	return n;
+}
+
+int sbx_sandbox_take_listener(struct sbx_sandbox *sb)
+{
+	int fd = sb->listen_fd;
+
+	sb->listen_fd = -1;
+	return fd >= 0 ? fd : -ENOENT;
+}
+
 int sbx_sandbox_read_report(struct sbx_sandbox *sb)
 {
 	struct sbx_report rep;
 
 	for (;;) {
-		ssize_t n = read(sb->report_fd, &rep, sizeof(rep));
+		ssize_t n = recv_report(sb, &rep);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -382,6 +436,8 @@ int sbx_sandbox_read_report(struct sbx_sandbox *sb)
 		case SBX_REPORT_EXIT:
 			sb->exit = rep;
 			sb->have_exit = true;
+			break;
+		case SBX_REPORT_LISTENER:
 			break;
 		default:
 			return -EBADMSG;
@@ -484,6 +540,7 @@ struct sbx_sandbox *sbx_sandbox_free(struct sbx_sandbox *sb)
 	sbx_ids_release(&sb->init_lease);
 	sb->pidfd = safe_close(sb->pidfd);
 	sb->report_fd = safe_close(sb->report_fd);
+	sb->listen_fd = safe_close(sb->listen_fd);
 	free(sb);
 	return NULL;
 }

@@ -29,6 +29,7 @@
 #include "keys/redact.h"
 #include "keys/sealed.h"
 #include "sandbox/sandbox.h"
+#include "supervisor/proxy.h"
 #include "supervisor/records.h"
 #include "supervisor/sbxd.h"
 
@@ -69,6 +70,7 @@ struct sbx_task {
 	size_t stdin_len;
 	uint64_t timeout_ms;
 	struct sbx_sandbox *sb;
+	struct sbx_proxy *proxy; /* network mode proxy, from exec until the task ends */
 	struct stream out, err;
 	uv_pipe_t in;
 	bool in_open;
@@ -170,6 +172,7 @@ static void task_finish(struct sbx_task *t)
 		srv->n_queued--;
 	t->state = ENDED;
 	task_unlink(t);
+	t->proxy = sbx_proxy_stop(t->proxy);
 	close_handle(t, (uv_handle_t *)&t->out.pipe, &t->out.open);
 	close_handle(t, (uv_handle_t *)&t->err.pipe, &t->err.open);
 	close_handle(t, (uv_handle_t *)&t->in, &t->in_open);
@@ -349,11 +352,34 @@ static void on_reap(uv_poll_t *h, int status, int events)
 	if (sbx_sandbox_reap(t->sb, false, &t->res) < 0)
 		return;
 	t->reaped = true;
+	t->proxy = sbx_proxy_stop(t->proxy); /* nothing is left inside to serve */
 	(void)uv_poll_stop(&t->pidpoll);
 	(void)uv_poll_stop(&t->reppoll);
 	if (t->timer_open)
 		(void)uv_timer_stop(&t->timer);
 	maybe_done(t);
+}
+
+static void proxy_record(void *userdata, const char *event, struct sbx_audit_fields *f)
+{
+	struct sbx_task *t = userdata;
+
+	(void)sbx_record(t->srv, event, t->conn ? &t->conn->peer : NULL, t->id, f);
+}
+
+/* Network mode proxy: the child's listener arrives before the exec report. */
+static void start_proxy(struct sbx_task *t)
+{
+	int fd, r;
+
+	if (t->pe->policy->net != SBX_NET_PROXY || t->proxy || t->reaped)
+		return;
+	fd = sbx_sandbox_take_listener(t->sb);
+	if (fd < 0)
+		return;
+	r = sbx_proxy_start(t->srv->loop, t->pe->policy, fd, proxy_record, t, &t->proxy);
+	if (r < 0)
+		log_error_errno(r, "task %s: starting its proxy; it has no egress", t->id);
 }
 
 static void on_report(uv_poll_t *h, int status, int events)
@@ -363,6 +389,7 @@ static void on_report(uv_poll_t *h, int status, int events)
 
 	(void)status;
 	r = sbx_sandbox_read_report(t->sb);
+	start_proxy(t);
 	if (r == 1)
 		send_started(t);
 	if (r < 0 || (events & UV_DISCONNECT))
@@ -503,7 +530,7 @@ static char **build_envp(struct sbx_task *t, struct sbx_secret_set *set)
 
 	if (set && sbx_secret_set_envp(set, &senv) < 0)
 		return NULL;
-	if (sbx_sandbox_envp(t->env, t->n_env, senv, &envp) < 0)
+	if (sbx_sandbox_envp_net(t->pe->policy->net, t->env, t->n_env, senv, &envp) < 0)
 		return NULL;
 	return envp;
 }

@@ -414,6 +414,74 @@ Test(policy, network_forms)
 	done();
 }
 
+/* An allow entry means what it reads as: IPv4 only as a dotted quad, IPv6 in brackets. */
+static void expect_allow(const char *entry, const char *msg)
+{
+	char json[512];
+
+	(void)snprintf(json, sizeof(json),
+		       "{\"network\": {\"mode\": \"proxy\", \"allow\": [\"%s\"]}}", entry);
+	if (!msg) {
+		cr_assert(eq(int, load(json), 0), "%s refused", entry);
+		return;
+	}
+	cr_assert(eq(int, load(json), -EINVAL), "%s accepted", entry);
+	cr_assert(eq(sz, diags.n, 1));
+	cr_assert(ne(ptr, strstr(diags.v[0].msg, msg), NULL), "%s: %s", entry, diags.v[0].msg);
+}
+
+Test(policy, network_allow_forms)
+{
+	expect_allow("api.anthropic.com:443", NULL);
+	expect_allow("*.example.org:443", NULL);
+	expect_allow("127.0.0.1:8080", NULL);
+	expect_allow("[::1]:80", NULL);
+	expect_allow("[2001:db8::1]:443", NULL);
+	expect_allow("a-1.example:65535", NULL);
+	expect_allow("example.org", "host:port");
+	expect_allow("example.org:", "port");
+	expect_allow("example.org:65536", "port");
+	expect_allow("example.org:*", "port");
+	expect_allow("127.1:80", "four decimal numbers");
+	expect_allow("2130706433:80", "four decimal numbers");
+	expect_allow("0x7f.1:80", "four decimal numbers");
+	expect_allow("127.0.0.01:80", "four decimal numbers");
+	expect_allow("1.2.3.4.5:80", "four decimal numbers");
+	expect_allow("*.1.2.3.4:80", "cannot start an IP");
+	expect_allow("*.*.example.org:80", "DNS name");
+	expect_allow("a.*.example.org:80", "DNS name");
+	expect_allow("example.org.:80", "DNS name");
+	expect_allow("[fe80::1%eth0]:80", "IPv6");
+	expect_allow("[127.0.0.1]:80", "IPv6");
+	expect_allow("ex ample.org:80", "DNS name");
+	done();
+}
+
+Test(policy, network_proxy_limits)
+{
+	cr_assert(eq(int, load("{\"network\": {\"mode\": \"proxy\", \"allow\": [\"a.b:1\"]}}"), 0));
+	cr_assert(eq(u64, pol->net_max_connections, 32));
+	cr_assert(eq(u64, pol->net_max_bytes, (uint64_t)1 << 30));
+	cr_assert(eq(u64, pol->net_idle_ms, 60000));
+	cr_assert(
+	    eq(int,
+	       load("{\"network\": {\"mode\": \"proxy\", \"allow\": [\"a.b:1\"], "
+		    "\"max_connections\": 4, \"max_bytes\": \"10M\", \"idle_timeout\": \"5s\"}}"),
+	       0));
+	cr_assert(eq(u64, pol->net_max_connections, 4));
+	cr_assert(eq(u64, pol->net_max_bytes, 10 << 20));
+	cr_assert(eq(u64, pol->net_idle_ms, 5000));
+	cr_assert(eq(int,
+		     load("{\"network\": {\"mode\": \"proxy\", \"allow\": [\"a.b:1\"], "
+			  "\"max_connections\": 0, \"max_bytes\": 0, \"idle_timeout\": 0}}"),
+		     -EINVAL));
+	cr_assert(eq(sz, diags.n, 3));
+	cr_assert(
+	    eq(int, load("{\"network\": {\"mode\": \"none\", \"max_connections\": 4}}"), -EINVAL));
+	expect_at("network.max_connections", 1, 30, "only with mode \"proxy\"");
+	done();
+}
+
 Test(policy, other_bad_values)
 {
 	expect_value_error("hostname", "\"-sbx\"", "labels");
