@@ -432,7 +432,7 @@ struct sbx_cgroup *sbx_cgroup_destroy(struct sbx_cgroup *cg)
 
 /* Removes "exec-PID" and "sbxd-PID-N" groups whose sbxctl or sbxd died (SIGKILL gives it no
  * chance to clean up). */
-static void prune_dir(const char *dir)
+static void prune_dir(const char *dir, bool v2)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -446,10 +446,16 @@ static void prune_dir(const char *dir)
 		if (strncmp(de->d_name, "exec-", 5) != 0 && strncmp(de->d_name, "sbxd-", 5) != 0)
 			continue;
 		pid = strtol(de->d_name + 5, &end, 10);
-		if ((*end && *end != '-') || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		if ((*end && *end != '-') || pid <= 0)
 			continue;
+		/* Alive means another sbxd or sbxctl, unless it is our own pid reused: pruning runs
+		 * before we make any group, so one with our pid is a dead namesake's. */
+		if ((pid_t)pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		/* Its owner is gone: whatever still runs there is a leftover sandbox (PDEATHSIG
+		 * may still be tearing it down), killed before the group goes. */
 		if (fmt(path, sizeof(path), "%s/%s", dir, de->d_name) == 0)
-			(void)rmdir(path); /* EBUSY while anything still runs in it */
+			remove_group(path, v2);
 	}
 	(void)closedir(d);
 }
@@ -459,10 +465,10 @@ void sbx_cgroup_prune_exec(void)
 	if (discover() < 0)
 		return;
 	if (host.v2_parent[0])
-		prune_dir(host.v2_parent);
+		prune_dir(host.v2_parent, true);
 	for (int c = 0; c < _CTL_MAX; c++)
 		if (host.v1_base[c][0])
-			prune_dir(host.v1_base[c]);
+			prune_dir(host.v1_base[c], false);
 }
 
 /* Our own group of the unified hierarchy ("/a/b", "/" at the root), from /proc/self/cgroup. */

@@ -114,7 +114,8 @@ int sbx_sandbox_envp(char *const *extra, size_t n_extra, char *const *secrets, c
 int sbx_sandbox_envp_net(enum sbx_net_mode net, char *const *extra, size_t n_extra,
 			 char *const *secrets, char ***ret);
 
-/* Removes the cgroups of `sbxctl exec` runs whose process was killed outright. */
+/* Removes the task cgroups of an `sbxctl exec` or sbxd that was killed outright (its pid is
+ * gone), killing what still runs in them first and waiting up to ~1 s per group. */
 void sbx_sandbox_prune_exec(void);
 
 /* For a supervisor given a delegated cgroup v2 subtree (its own group carries the xattr
