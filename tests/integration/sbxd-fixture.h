@@ -30,6 +30,7 @@ struct sbx_fixture_opts {
 	const char *clients;  /* JSON array text for "clients", or NULL */
 	bool config;	      /* --config even without limits or clients */
 	const char *sudo_uid; /* --dev: SUDO_UID for the daemon (the invoking user), or NULL */
+	unsigned long nofile; /* when not 0: the daemon's soft RLIMIT_NOFILE (hard unchanged) */
 };
 
 struct sbx_fixture {
