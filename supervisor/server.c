@@ -7,9 +7,11 @@
  *   - replies and events queue in libuv up to `write_buffer` bytes; beyond that the
  *     connection stops being read and its tasks' pipes are paused, so a client that does not
  *     read slows only its own sandboxes;
- *   - idle connections without tasks are closed after `idle_timeout`.
+ *   - connections without tasks that complete no request line for `idle_timeout` are closed;
+ *     bytes of an unfinished line do not count, so a client trickling a line a byte at a time
+ *     (slowloris) is closed as if idle;
  *   - a connection is refused (`busy`) when accepting it would leave fewer file descriptors
- *     than the tasks of the connections sbxd has need (see fd_reserve()).
+ *     than the tasks of the connections sbxd has need (see fds_short()).
  * Consumed request bytes are wiped: `seal` lines carry secret values.
  */
 #include <errno.h>
@@ -195,7 +197,6 @@ static void handle_line(struct sbx_conn *c, char *line, size_t len)
 		sbx_audit_fields_str(&f, "op", sbx_op_name(req.op));
 		sbx_audit_fields_str(&f, "code", "unauthorized");
 		(void)sbx_record(c->srv, "client.refused", &c->peer, NULL, &f);
-		(void)sbx_records_commit(c->srv);
 		sbx_conn_send_error(c, req.id, SBX_E_UNAUTHORIZED, "uid %u may not use op '%s'",
 				    (unsigned)c->peer.uid, sbx_op_name(req.op));
 		sbx_request_done(&req);
@@ -278,22 +279,24 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c); /* EOF or error; a half line is dropped (and wiped) */
 		return;
 	}
-	(void)uv_timer_again(&c->idle);
 	scan = c->rlen;
 	c->rlen += (size_t)nread;
-	for (size_t i = scan; i < c->rlen && !c->closing; i++) {
-		if (c->rbuf[i] != '\n')
-			continue;
+	/* memchr, not a byte loop: a client streaming a huge line costs the loop little. */
+	for (const char *nl; !c->closing && scan < c->rlen &&
+			     (nl = memchr(c->rbuf + scan, '\n', c->rlen - scan));) {
+		const size_t i = (size_t)(nl - c->rbuf);
 		if (c->discarding)
 			c->discarding = false;
 		else
 			handle_line(c, c->rbuf + start, i - start);
-		start = i + 1;
+		start = scan = i + 1;
 	}
 	if (c->closing)
 		return;
-	/* Wipe what was consumed, keep the partial line at the front. */
+	/* Wipe what was consumed, keep the partial line at the front. Only a whole line is
+	 * activity for the idle timer. */
 	if (start > 0) {
+		(void)uv_timer_again(&c->idle);
 		memmove(c->rbuf, c->rbuf + start, c->rlen - start);
 		explicit_bzero(c->rbuf + (c->rlen - start), start);
 		c->rlen -= start;
@@ -432,7 +435,6 @@ static void on_connection(uv_stream_t *l, int status)
 		sbx_audit_fields_str(&f, "code", "unauthorized");
 		sbx_audit_fields_str(&f, "reason", "no client rule names this peer");
 		(void)sbx_record(srv, "client.refused", &c->peer, NULL, &f);
-		(void)sbx_records_commit(srv);
 		log_notice("refused connection of uid %u pid %d: no client rule names it",
 			   (unsigned)c->peer.uid, (int)c->peer.pid);
 		refuse(c, "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"unauthorized\","
