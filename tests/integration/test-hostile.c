@@ -352,7 +352,9 @@ Test(hostile, all_at_once_while_a_good_client_runs_tasks)
 
 	cr_assert(T(a.big_too_large), "no too_large for a 100 MiB line (%zu bytes sent)",
 		  a.big_sent);
-	cr_assert(T(peak < rss0 + 32 * 1024), "sbxd grew from %ld to %ld KiB", rss0, peak);
+	/* ASan keeps freed memory in quarantine (256 MiB): only a plain build's RSS is tight. */
+	cr_assert(T(peak < rss0 + (strstr(SBX_BUILD_DIR, "asan") ? 160 : 32) * 1024),
+		  "sbxd grew from %ld to %ld KiB", rss0, peak);
 	cr_assert(T(a.slow_sent > 0 && a.slow_closed_after_ms < 2.0 * IDLE_TIMEOUT),
 		  "slowloris held its connection for %.0f ms (%d bytes)", a.slow_closed_after_ms,
 		  a.slow_sent);
