@@ -216,7 +216,7 @@ int sbx_audit_rotate_now(struct sbx_audit *a, const char *reason)
 
 /* The records that start an opened log: header, recoveries, audit.opened. */
 static int write_opening(struct sbx_audit *a, const char *torn_name, uint64_t torn_bytes,
-			 const struct tail *t, bool behind)
+			 const struct tail *t, bool behind, uint64_t unclean_seq)
 {
 	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
 	char ts[SBX_AUDIT_TS_LEN + 1], *body = NULL;
@@ -253,6 +253,19 @@ static int write_opening(struct sbx_audit *a, const char *torn_name, uint64_t to
 		body = NULL;
 		sbx_audit_fields_done(&f);
 	}
+	if (r >= 0 && unclean_seq) {
+		sbx_audit_fields_uint(&f, "epoch", a->st.epoch);
+		sbx_audit_fields_str(&f, "reason", "unclean_stop");
+		sbx_audit_fields_uint(&f, "log_seq", t->tip.seq);
+		sbx_audit_fields_uint(&f, "state_seq", unclean_seq - 1);
+		r = sbx_audit_body(ts, "audit.recovered", NULL, NULL, sbx_audit_fields_get(&f),
+				   &body);
+		if (r >= 0)
+			r = sbx_audit_seal_write(a, body);
+		free(body);
+		body = NULL;
+		sbx_audit_fields_done(&f);
+	}
 	sbx_audit_fields_uint(&f, "epoch", a->st.epoch);
 	sbx_audit_fields_str(&f, "genesis_fp", a->st.genesis_fp);
 	sbx_audit_fields_str(&f, "durability",
@@ -271,6 +284,7 @@ static int write_opening(struct sbx_audit *a, const char *torn_name, uint64_t to
 static int open_log(struct sbx_audit *a)
 {
 	_cleanup_free_ char *torn_name = NULL;
+	uint64_t unclean_seq = 0; /* state seq + 1 when the last writer did not close */
 	struct tail t;
 	bool behind = false;
 	int r;
@@ -289,6 +303,14 @@ static int open_log(struct sbx_audit *a)
 		log_warning("audit: torn last line of '%s' (%" PRIu64 " bytes) moved to '%s'",
 			    a->path, t.size - t.cut, torn_name);
 	}
+	/* A clean close saves the tip in the state; a log past it was left by a writer that
+	 * died (SIGKILL, power loss). Recorded once: a torn line already says as much. */
+	if (t.has_tip && t.tip.seq > a->st.seq && !torn_name) {
+		unclean_seq = a->st.seq + 1;
+		log_warning("audit: '%s' was not closed by its last writer (seq %" PRIu64
+			    ", state at %" PRIu64 "): recording the unclean stop",
+			    a->path, t.tip.seq, a->st.seq);
+	}
 	if (t.has_tip && t.tip.seq >= a->st.seq) {
 		a->st.seq = t.tip.seq;
 		memcpy(a->st.mac, t.tip.mac, sizeof(a->st.mac));
@@ -304,7 +326,7 @@ static int open_log(struct sbx_audit *a)
 	a->off = a->committed_off = t.cut;
 	a->committed_seq = a->st.seq;
 	memcpy(a->committed_mac, a->st.mac, sizeof(a->committed_mac));
-	r = write_opening(a, torn_name, t.size - t.cut, &t, behind);
+	r = write_opening(a, torn_name, t.size - t.cut, &t, behind, unclean_seq);
 	if (r < 0)
 		return r;
 	a->header = NULL;

@@ -13,7 +13,7 @@
  * CAP_KILL, holds no secret (the payload's environment strings are wiped after the fork) and
  * keeps only two fds (the report pipe and the uid lease).
  *
- * The payload's steps follow DESIGN.md: rlimits, stdio, close every other fd, drop the
+ * The payload's steps follow DESIGN.md: stdio, close every other fd, rlimits, drop the
  * bounding set, switch to the pool uid/gid with no groups, clear all capability sets,
  * no_new_privs, seccomp last, execve. Only syscalls here: this runs between clone and execve.
  */
@@ -108,13 +108,16 @@ static _Noreturn void payload(const struct sbx_exec_plan *x, int fail_fd)
 	fail_fd = fcntl(fail_fd, F_DUPFD_CLOEXEC, 10);
 	if (fail_fd < 0)
 		_exit(125);
-	sbx_rlimits_apply(x->rlimits, fail_fd);
 	setup_stdio(x, fail_fd);
 	/* Nothing of the supervisor's crosses: not the report pipe, not the uid lease, not any
 	 * inherited fd (runc CVE-2024-21626). Only the CLOEXEC failure pipe stays until exec. */
 	keep = fail_fd;
 	if (sbx_fd_close_from(3, &keep, 1) < 0)
 		sbx_child_fail(fail_fd, "close_fds", errno);
+	/* After the fd shuffle: a supervisor with many clients has its free fds above the
+	 * policy's RLIMIT_NOFILE, where the F_DUPFD of setup_stdio would fail with EMFILE.
+	 * Still before the capabilities go (raising a limit needs CAP_SYS_RESOURCE). */
+	sbx_rlimits_apply(x->rlimits, fail_fd);
 	sbx_caps_drop_to(x->uid, x->gid, fail_fd);
 	if (chdir(x->cwd) < 0)
 		sbx_child_fail(fail_fd, "chdir", errno);

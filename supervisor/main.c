@@ -204,6 +204,16 @@ static void record_daemon(const char *event, const char *failed)
 	(void)sbx_records_commit(&server);
 }
 
+/* 0 for a directory, else -errno (-ENOTDIR for anything else). */
+static int check_dir(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
 static void reload(void)
 {
 	const char *failed = NULL;
@@ -211,6 +221,7 @@ static void reload(void)
 	struct sbx_policy_set *set = NULL;
 	struct sbx_keyring *kr = NULL;
 	const struct sbx_config *use;
+	int r;
 
 	notify("RELOADING=1");
 	if (arg.config && sbx_config_load(arg.config, &cfg) < 0) {
@@ -220,6 +231,14 @@ static void reload(void)
 		goto done;
 	}
 	use = cfg ? cfg : server.cfg;
+	/* A missing directory would load as "only the shipped default": on reload that would
+	 * silently drop every policy in use, so it is a broken set like any other. */
+	if ((r = check_dir(use->policy_dir)) < 0) {
+		log_error_errno(r, "reload: policy directory '%s' (keeping the running set)",
+				use->policy_dir);
+		failed = "policies";
+		goto done;
+	}
 	if (sbx_policies_load(use->policy_dir, use->profile_dir, &set) < 0) {
 		log_error("reload: policies are broken; keeping the running set");
 		failed = "policies";

@@ -66,6 +66,8 @@ struct sbx_server {
 	uv_check_t audit_check;
 	uv_timer_t audit_timer;
 	struct sbx_stats stats;
+	bool fd_short;	     /* refusing connections for want of file descriptors */
+	uint64_t fd_refused; /* connections refused in the current shortage */
 };
 
 /* server.c */

@@ -7,7 +7,11 @@
  *   - replies and events queue in libuv up to `write_buffer` bytes; beyond that the
  *     connection stops being read and its tasks' pipes are paused, so a client that does not
  *     read slows only its own sandboxes;
- *   - idle connections without tasks are closed after `idle_timeout`.
+ *   - connections without tasks that complete no request line for `idle_timeout` are closed;
+ *     bytes of an unfinished line do not count, so a client trickling a line a byte at a time
+ *     (slowloris) is closed as if idle;
+ *   - a connection is refused (`busy`) when accepting it would leave fewer file descriptors
+ *     than the tasks of the connections sbxd has need (see fds_short()).
  * Consumed request bytes are wiped: `seal` lines carry secret values.
  */
 #include <errno.h>
@@ -17,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -192,7 +197,6 @@ static void handle_line(struct sbx_conn *c, char *line, size_t len)
 		sbx_audit_fields_str(&f, "op", sbx_op_name(req.op));
 		sbx_audit_fields_str(&f, "code", "unauthorized");
 		(void)sbx_record(c->srv, "client.refused", &c->peer, NULL, &f);
-		(void)sbx_records_commit(c->srv);
 		sbx_conn_send_error(c, req.id, SBX_E_UNAUTHORIZED, "uid %u may not use op '%s'",
 				    (unsigned)c->peer.uid, sbx_op_name(req.op));
 		sbx_request_done(&req);
@@ -275,22 +279,24 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c); /* EOF or error; a half line is dropped (and wiped) */
 		return;
 	}
-	(void)uv_timer_again(&c->idle);
 	scan = c->rlen;
 	c->rlen += (size_t)nread;
-	for (size_t i = scan; i < c->rlen && !c->closing; i++) {
-		if (c->rbuf[i] != '\n')
-			continue;
+	/* memchr, not a byte loop: a client streaming a huge line costs the loop little. */
+	for (const char *nl; !c->closing && scan < c->rlen &&
+			     (nl = memchr(c->rbuf + scan, '\n', c->rlen - scan));) {
+		const size_t i = (size_t)(nl - c->rbuf);
 		if (c->discarding)
 			c->discarding = false;
 		else
 			handle_line(c, c->rbuf + start, i - start);
-		start = i + 1;
+		start = scan = i + 1;
 	}
 	if (c->closing)
 		return;
-	/* Wipe what was consumed, keep the partial line at the front. */
+	/* Wipe what was consumed, keep the partial line at the front. Only a whole line is
+	 * activity for the idle timer. */
 	if (start > 0) {
+		(void)uv_timer_again(&c->idle);
 		memmove(c->rbuf, c->rbuf + start, c->rlen - start);
 		explicit_bzero(c->rbuf + (c->rlen - start), start);
 		c->rlen -= start;
@@ -332,14 +338,62 @@ static void refuse(struct sbx_conn *c, const char *line)
 	uv_close((uv_handle_t *)&c->pipe, (uv_close_cb)free);
 }
 
+/* File descriptors a new connection must leave free so that the connections sbxd already has
+ * can still start tasks: a running task holds six (stdout and stderr pipes, pidfd, report pipe,
+ * stdin, the connection's share) and a few more while it is set up, so eight per task of
+ * max_tasks, at least 16, at most half of RLIMIT_NOFILE (the soft limit: what accept(2) and
+ * pipe2(2) run into). */
+#define FDS_PER_TASK 8
+
+static bool fds_short(const struct sbx_server *srv, int fd, uint64_t *ret_limit)
+{
+	struct rlimit rl;
+	rlim_t reserve;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return false;
+	reserve = (rlim_t)srv->cfg->max_tasks * FDS_PER_TASK;
+	reserve = reserve < 16 ? 16 : reserve;
+	reserve = reserve > rl.rlim_cur / 2 ? rl.rlim_cur / 2 : reserve;
+	*ret_limit = (uint64_t)rl.rlim_cur;
+	/* Accepted sockets take the lowest free number: every fd below this one is in use. */
+	return (rlim_t)fd + reserve >= rl.rlim_cur;
+}
+
+/* Short of file descriptors: one line per shortage, not one per refused client. */
+static void fd_shortage(struct sbx_server *srv, bool short_now, uint64_t limit)
+{
+	if (short_now) {
+		srv->stats.by_code[SBX_E_BUSY]++;
+		if (!srv->fd_short)
+			log_warning("refusing connections: file descriptors nearly exhausted "
+				    "(RLIMIT_NOFILE %llu, %u connections); raise LimitNOFILE= or "
+				    "lower limits.max_connections",
+				    (unsigned long long)limit, srv->n_conns);
+		srv->fd_short = true;
+		srv->fd_refused++;
+	} else if (srv->fd_short) {
+		log_notice("accepting connections again (%llu refused for want of file "
+			   "descriptors)",
+			   (unsigned long long)srv->fd_refused);
+		srv->fd_short = false;
+		srv->fd_refused = 0;
+	}
+}
+
 static void on_connection(uv_stream_t *l, int status)
 {
 	struct sbx_server *srv = l->data;
+	uint64_t limit = 0;
 	struct sbx_conn *c;
 	int fd;
 
-	if (status < 0)
+	if (status < 0) {
+		/* libuv accepted and closed what it could not take (its spare-fd trick). */
+		if (status == UV_EMFILE || status == UV_ENFILE)
+			fd_shortage(srv, true, 0);
 		return;
+	}
 	/* The handle is the first member: closing it frees the whole struct on refusal. */
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -354,11 +408,23 @@ static void on_connection(uv_stream_t *l, int status)
 		return;
 	}
 	if (srv->draining || srv->n_conns >= srv->cfg->max_connections) {
+		srv->stats.by_code[SBX_E_BUSY]++;
 		refuse(c, "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"busy\",\"message\":"
 			  "\"too many connections\"}}\n");
 		return;
 	}
-	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 || sbx_authz_peer(fd, &c->peer) < 0) {
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0) {
+		refuse(c, "");
+		return;
+	}
+	if (fds_short(srv, fd, &limit)) {
+		fd_shortage(srv, true, limit);
+		refuse(c, "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"busy\",\"message\":"
+			  "\"sbxd is short of file descriptors; retry later\"}}\n");
+		return;
+	}
+	fd_shortage(srv, false, limit);
+	if (sbx_authz_peer(fd, &c->peer) < 0) {
 		refuse(c, "");
 		return;
 	}
@@ -369,7 +435,6 @@ static void on_connection(uv_stream_t *l, int status)
 		sbx_audit_fields_str(&f, "code", "unauthorized");
 		sbx_audit_fields_str(&f, "reason", "no client rule names this peer");
 		(void)sbx_record(srv, "client.refused", &c->peer, NULL, &f);
-		(void)sbx_records_commit(srv);
 		log_notice("refused connection of uid %u pid %d: no client rule names it",
 			   (unsigned)c->peer.uid, (int)c->peer.pid);
 		refuse(c, "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"unauthorized\","

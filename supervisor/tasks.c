@@ -416,7 +416,10 @@ static void on_timeout(uv_timer_t *h)
 	kill_task(h->data, "timeout");
 }
 
-/* Every refusal of a run request: recorded, then answered. */
+/* Every refusal of a run request: recorded, then answered. Refusals are written at once but
+ * made durable by the loop turn's group commit (records.c on_check), not one fdatasync each:
+ * nothing ran, and a client sending thousands of refused requests must not stall the loop
+ * for everyone else. */
 _printf_(4, 5) static void refuse_run(struct sbx_conn *c, const struct sbx_request *req,
 				      enum sbx_error code, const char *fmt, ...)
 {
@@ -431,7 +434,6 @@ _printf_(4, 5) static void refuse_run(struct sbx_conn *c, const struct sbx_reque
 	sbx_audit_fields_str(&f, "code", sbx_error_name(code));
 	sbx_audit_fields_str(&f, "message", msg);
 	(void)sbx_record(c->srv, "task.refused", &c->peer, NULL, &f);
-	(void)sbx_records_commit(c->srv);
 	sbx_conn_send_error(c, req->id, code, "%s", msg);
 }
 
@@ -475,7 +477,6 @@ static int open_secrets(struct sbx_conn *c, const char *req_id, const char *task
 	sbx_audit_fields_str(&f, "context", context);
 	sbx_audit_fields_str(&f, "policy", p->name);
 	(void)sbx_record(c->srv, "secrets.refused", &c->peer, task, &f);
-	(void)sbx_records_commit(c->srv);
 	sbx_conn_send_error(c, req_id, code, "%s (policy '%s')",
 			    what[code] ? what[code] : "the sealed blob could not be opened",
 			    p->name);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -290,6 +291,14 @@ int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts
 		(void)unsetenv("LISTEN_FDS");
 		if (o->cgroup && join_cgroup(o->cgroup) < 0)
 			_exit(126);
+		if (o->nofile) {
+			struct rlimit rl;
+			if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+				_exit(126);
+			rl.rlim_cur = o->nofile;
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+				_exit(126);
+		}
 		execvp(argv[0], argv);
 		_exit(127);
 	}

@@ -32,6 +32,7 @@ struct sbx_fixture_opts {
 	bool config;	      /* --config even without limits or clients */
 	const char *sudo_uid; /* --dev: SUDO_UID for the daemon (the invoking user), or NULL */
 	const char *cgroup;   /* a cgroup directory the daemon is started in, or NULL */
+	unsigned long nofile; /* when not 0: the daemon's soft RLIMIT_NOFILE (hard unchanged) */
 };
 
 struct sbx_fixture {

@@ -7,6 +7,7 @@
  * itself when space is freed, the chain recording the outage.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 
@@ -257,8 +259,61 @@ static int count_cgroups(const char *prefix)
 	return n;
 }
 
+/* Is the uid's lease (an flock on /run/sbx/uids/UID.lock) free? Waits up to 3 s: another
+ * sbxd on the machine may lease the same uid for a moment once it is free. */
+static bool lease_free(int uid)
+{
+	char path[64];
+
+	(void)snprintf(path, sizeof(path), "/run/sbx/uids/%d.lock", uid);
+	for (int i = 0; i < 60; i++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		bool got;
+		if (fd < 0)
+			return errno == ENOENT;
+		got = flock(fd, LOCK_EX | LOCK_NB) == 0;
+		(void)close(fd);
+		if (got)
+			return true;
+		(void)usleep(50000);
+	}
+	return false;
+}
+
+/* Number of processes whose real uid is one of uids. */
+static int procs_of(const int *uids, size_t n)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int found = 0;
+
+	while (d && (de = readdir(d))) {
+		char path[300], buf[4096], *p;
+		ssize_t len;
+		int fd;
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		(void)close(fd);
+		buf[len > 0 ? len : 0] = '\0';
+		p = strstr(buf, "\nUid:");
+		for (size_t i = 0; p && i < n; i++)
+			if (atoi(p + 5) == uids[i])
+				found++;
+	}
+	if (d)
+		(void)closedir(d);
+	return found;
+}
+
 Test(audit_sbxd, sigkill_of_sbxd_leaves_no_sandbox_and_restart_is_clean)
 {
+	int uids[50];
+	size_t n_uids = 0;
 	char *base = sbx_test_mkdtemp("sbxdkill");
 	char dir[4200], sock[4300], log[4300], path[4300], prefix[64];
 	struct sbx_client_test *c = NULL;
@@ -281,9 +336,18 @@ Test(audit_sbxd, sigkill_of_sbxd_leaves_no_sandbox_and_restart_is_clean)
 		cr_assert(eq(
 		    int, sbx_client_test_send_take(c, sbx_client_test_sh(id, "sleep 876.5")), 0));
 	}
-	for (int i = 0; i < 100 && !sbx_fixture_find_process("876.5"); i++)
-		(void)usleep(50000);
-	(void)usleep(500000); /* let the queue fill the running slots */
+	/* All 50 run at once (max_tasks 64); each reports its pool uid. */
+	while (n_uids < 50) {
+		json_t *ev = NULL;
+		const char *name;
+		cr_assert(eq(int, sbx_client_test_next(c, 20000, &ev), 0), "%zu of 50 started",
+			  n_uids);
+		name = json_string_value(json_object_get(ev, "event"));
+		cr_assert(name != NULL, "a task failed instead of starting");
+		if (strcmp(name, "started") == 0)
+			uids[n_uids++] = (int)json_integer_value(json_object_get(ev, "uid"));
+		json_decref(ev);
+	}
 	cr_assert(sbx_fixture_find_process("876.5") > 0, "no task started");
 	(void)snprintf(prefix, sizeof(prefix), "sbxd-%d-", (int)pid);
 	cr_assert(count_cgroups(prefix) > 0);
@@ -291,6 +355,11 @@ Test(audit_sbxd, sigkill_of_sbxd_leaves_no_sandbox_and_restart_is_clean)
 	cr_assert(eq(int, kill(pid, SIGKILL), 0));
 	cr_assert(eq(int, waitpid(pid, &st, 0), pid));
 	cr_assert(sbx_fixture_wait_gone("876.5", 1000), "a sandbox survived sbxd's SIGKILL");
+	for (int i = 0; i < 40 && procs_of(uids, n_uids) > 0; i++)
+		(void)usleep(50000);
+	cr_assert(eq(int, procs_of(uids, n_uids), 0), "a process of a task's uid survived");
+	for (size_t i = 0; i < n_uids; i++)
+		cr_assert(lease_free(uids[i]), "the lease of uid %d is still held", uids[i]);
 	c = sbx_client_test_free(c);
 
 	/* Restart on the same directory: stale groups are removed, the chain continues. */
@@ -308,6 +377,12 @@ Test(audit_sbxd, sigkill_of_sbxd_leaves_no_sandbox_and_restart_is_clean)
 	if (r.code != 0)
 		sbx_test_run_dump("sbxctl audit verify", &r);
 	cr_assert(eq(int, r.code, 0));
+	sbx_test_run_done(&r);
+	/* The restart says once that the log was left by a killed sbxd. */
+	cr_assert(eq(int, sbx_test_runv(&r, 30000, "/bin/cat", path, NULL), 0));
+	cr_assert(eq(sz, count(r.out, "\"event\":\"audit.recovered\""), 1));
+	cr_assert(eq(sz, count(r.out, "\"reason\":\"unclean_stop\""), 1));
+	cr_assert(eq(sz, count(r.out, "\"event\":\"task.started\""), 51));
 	sbx_test_run_done(&r);
 	(void)sbx_test_rm_rf(base);
 	free(base);

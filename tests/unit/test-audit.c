@@ -717,6 +717,50 @@ Test(audit, state_ahead_of_log_is_recorded_and_flagged)
 	expect(SBX_AUDIT_VERIFY_SEQ_GAP, 8);
 }
 
+static size_t count_in(const char *path, const char *needle)
+{
+	char *text = slurp(path);
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	free(text);
+	return n;
+}
+
+/* A writer killed without closing (sbxd after SIGKILL) leaves the log past the state's tip:
+ * the next open says so in exactly one record, and the chain still verifies. */
+Test(audit, unclean_stop_is_recorded_once)
+{
+	struct sbx_audit_config cfg = config();
+	struct sbx_audit *a;
+	int st;
+	pid_t pid;
+
+	make_log(2);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct sbx_audit *k = NULL;
+		if (sbx_audit_open(&cfg, &k) < 0 || append_task(k, 7) < 0 ||
+		    sbx_audit_commit(k) < 0)
+			_exit(1);
+		_exit(0); /* no close: the state keeps the old tip */
+	}
+	cr_assert(eq(int, waitpid(pid, &st, 0), pid));
+	cr_assert(eq(int, st, 0), "the writer failed (status 0x%x)", st);
+	cr_expect(eq(u64, (uint64_t)count_in(log_path, "\"reason\":\"unclean_stop\""), 0));
+	a = open_cfg(&cfg);
+	sbx_audit_close(a);
+	cr_expect(eq(u64, (uint64_t)count_in(log_path, "\"event\":\"audit.recovered\""), 1));
+	cr_expect(sbx_test_file_has(log_path, "\"reason\":\"unclean_stop\",\"log_seq\":5,"
+					      "\"state_seq\":3"));
+	a = open_cfg(&cfg); /* closed cleanly this time: nothing more */
+	sbx_audit_close(a);
+	cr_expect(eq(u64, (uint64_t)count_in(log_path, "\"event\":\"audit.recovered\""), 1));
+	expect(SBX_AUDIT_VERIFY_OK, 0);
+}
+
 Test(audit, removed_log_file_fails_closed_and_recovers)
 {
 	struct sbx_audit_config cfg = config();
