@@ -52,6 +52,7 @@ INTEG_SRCS = $(wildcard tests/integration/test-*.c)
 INTEG_BINS = $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRCS))
 INTEG_HELPERS = $(filter-out tests/integration/test-%.c,$(wildcard tests/integration/*.c))
 PROBE    = $(B)/tests/probe
+PROBE_SRCS = $(wildcard tests/escape/probe*.c)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 
 .PHONY: all test unit integration check tidy cppcheck format format-check secrets-check \
@@ -119,9 +120,9 @@ $(INTEG_BINS): $(B)/tests/%: $(B)/tests/%.o $(patsubst tests/integration/%.c,$(B
 	$(CC) $(SBX_CFLAGS) $(CFLAGS) $(SAN) $(SBX_LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
 
 # The attacker is static (nothing to resolve inside a minimal root) and never sanitized.
-$(PROBE): tests/escape/probe.c
+$(PROBE): $(PROBE_SRCS) tests/escape/probe.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu17 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -static -o $@ $<
+	$(CC) -std=gnu17 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -static -o $@ $(PROBE_SRCS)
 
 unit: $(UNIT_BINS)
 integration: all $(INTEG_BINS)
@@ -141,7 +142,8 @@ asan:
 # tests/integration/sbxd-fixture.c, which reads SBX_SBXD_WRAPPER, gives each daemon a log and
 # fails a stop on any error, definite/indirect leak or fd left open). Sandbox children leave
 # valgrind right after clone (sandbox/spawn.c). VALGRIND_TESTS narrows the set (CI: a subset).
-VALGRIND_TESTS ?= test-sbxd test-audit-sbxd test-soak
+VALGRIND_TESTS ?= test-sbxd test-sbxd-ops test-sbxd-wire test-sbxd-authz test-sbxd-keys \
+  test-audit-sbxd test-soak
 VALGRIND_SHIM = $(B)/tests/valgrind-seccomp-shim.so
 VALGRIND_CMD = env LD_PRELOAD=$(abspath $(VALGRIND_SHIM)) valgrind --leak-check=full \
   --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
