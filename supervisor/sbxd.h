@@ -13,6 +13,7 @@
 
 #include "supervisor/authz.h"
 #include "supervisor/config.h"
+#include "supervisor/frame.h"
 #include "supervisor/policies.h"
 #include "supervisor/protocol.h"
 
@@ -34,12 +35,9 @@ struct sbx_conn {
 	struct sbx_server *srv;
 	struct sbx_peer peer;
 	unsigned ops;
-	char *rbuf; /* grows up to max_frame + 1 bytes */
-	size_t rlen;
-	size_t rcap;
-	bool discarding; /* skipping the rest of an oversized line */
-	size_t wqueued;	 /* bytes handed to uv_write, not yet written */
-	bool throttled;	 /* task pipes paused because wqueued is high */
+	struct sbx_frame frame; /* the partial request line; see frame.h */
+	size_t wqueued;		/* bytes handed to uv_write, not yet written */
+	bool throttled;		/* task pipes paused because wqueued is high */
 	bool closing;
 	uv_timer_t idle;
 	unsigned refs;	  /* pipe + idle timer + each task and write that points here */

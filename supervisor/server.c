@@ -2,8 +2,8 @@
 /*
  * The socket side of sbxd: the listener, one struct sbx_conn per client, JSON-lines framing
  * and bounded buffers. A client can only ever cost its own bounded memory:
- *   - reads go straight into one max_frame buffer per connection; a longer line is answered
- *     with `too_large` and skipped up to its newline without being stored;
+ *   - reads go into one buffer per connection that grows up to max_frame (frame.c); a longer
+ *     line is answered with `too_large` and skipped up to its newline without being stored;
  *   - replies and events queue in libuv up to `write_buffer` bytes; beyond that the
  *     connection stops being read and its tasks' pipes are paused, so a client that does not
  *     read slows only its own sandboxes;
@@ -49,10 +49,7 @@ static void conn_free(struct sbx_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->n_conns--;
-	if (c->rbuf) {
-		explicit_bzero(c->rbuf, c->rcap);
-		free(c->rbuf);
-	}
+	sbx_frame_done(&c->frame);
 	free(c);
 }
 
@@ -181,7 +178,7 @@ static void reply_stats(struct sbx_conn *c, const struct sbx_request *req)
 			  "clients", (int)c->srv->n_conns, "errors", codes)));
 }
 
-static void handle_line(struct sbx_conn *c, char *line, size_t len)
+static void handle_line(struct sbx_conn *c, const char *line, size_t len)
 {
 	struct sbx_request req;
 	struct sbx_proto_error err = {0};
@@ -238,78 +235,45 @@ static void handle_line(struct sbx_conn *c, char *line, size_t len)
 	sbx_request_done(&req);
 }
 
-/* The read buffer starts small and doubles up to max_frame + 1 as lines need it: an idle
- * connection costs 4 KiB, not a whole frame. The old buffer is wiped (requests carry secrets). */
-static int grow(struct sbx_conn *c)
-{
-	const size_t max = c->srv->cfg->max_frame + 1;
-	size_t ncap = c->rcap * 2 < max ? c->rcap * 2 : max;
-	char *n = malloc(ncap);
-
-	if (!n)
-		return -ENOMEM;
-	memcpy(n, c->rbuf, c->rlen);
-	explicit_bzero(c->rbuf, c->rcap);
-	free(c->rbuf);
-	c->rbuf = n;
-	c->rcap = ncap;
-	return 0;
-}
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct sbx_conn *c = h->data;
+	char *p;
+	size_t n;
 
 	(void)suggested;
-	if (c->rlen == c->rcap && grow(c) < 0) {
+	if (sbx_frame_space(&c->frame, &p, &n) < 0) {
 		*buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS: the connection closes */
 		return;
 	}
-	*buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(c->rcap - c->rlen));
+	*buf = uv_buf_init(p, (unsigned)n);
+}
+
+static bool on_frame(void *userdata, enum sbx_frame_event ev, const char *line, size_t len)
+{
+	struct sbx_conn *c = userdata;
+
+	if (ev == SBX_FRAME_LINE)
+		handle_line(c, line, len);
+	else
+		sbx_conn_send_error(c, NULL, SBX_E_TOO_LARGE,
+				    "line longer than max_frame (%llu bytes)",
+				    (unsigned long long)c->srv->cfg->max_frame);
+	return !c->closing;
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct sbx_conn *c = s->data;
-	const size_t cap = c->srv->cfg->max_frame + 1;
-	size_t start = 0, scan;
 
 	(void)buf;
 	if (nread < 0) {
 		conn_close(c); /* EOF or error; a half line is dropped (and wiped) */
 		return;
 	}
-	scan = c->rlen;
-	c->rlen += (size_t)nread;
-	/* memchr, not a byte loop: a client streaming a huge line costs the loop little. */
-	for (const char *nl; !c->closing && scan < c->rlen &&
-			     (nl = memchr(c->rbuf + scan, '\n', c->rlen - scan));) {
-		const size_t i = (size_t)(nl - c->rbuf);
-		if (c->discarding)
-			c->discarding = false;
-		else
-			handle_line(c, c->rbuf + start, i - start);
-		start = scan = i + 1;
-	}
-	if (c->closing)
-		return;
-	/* Wipe what was consumed, keep the partial line at the front. Only a whole line is
-	 * activity for the idle timer. */
-	if (start > 0) {
+	/* Only a whole line is activity for the idle timer (a byte a second is not). */
+	if (sbx_frame_feed(&c->frame, (size_t)nread, on_frame, c) > 0 && !c->closing)
 		(void)uv_timer_again(&c->idle);
-		memmove(c->rbuf, c->rbuf + start, c->rlen - start);
-		explicit_bzero(c->rbuf + (c->rlen - start), start);
-		c->rlen -= start;
-	}
-	if (c->rlen == cap) { /* a whole frame without a newline */
-		if (!c->discarding)
-			sbx_conn_send_error(c, NULL, SBX_E_TOO_LARGE,
-					    "line longer than max_frame (%llu bytes)",
-					    (unsigned long long)c->srv->cfg->max_frame);
-		c->discarding = true;
-		explicit_bzero(c->rbuf, c->rcap);
-		c->rlen = 0;
-	}
 }
 
 static void read_start(struct sbx_conn *c)
@@ -333,8 +297,7 @@ static void refuse(struct sbx_conn *c, const char *line)
 
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0)
 		(void)!send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
-	free(c->rbuf);
-	c->rbuf = NULL;
+	sbx_frame_done(&c->frame);
 	uv_close((uv_handle_t *)&c->pipe, (uv_close_cb)free);
 }
 
@@ -441,9 +404,7 @@ static void on_connection(uv_stream_t *l, int status)
 			  "\"message\":\"this uid may not use sbxd\"}}\n");
 		return;
 	}
-	c->rcap = 4096 < srv->cfg->max_frame + 1 ? 4096 : srv->cfg->max_frame + 1;
-	c->rbuf = malloc(c->rcap);
-	if (!c->rbuf) {
+	if (sbx_frame_init(&c->frame, srv->cfg->max_frame) < 0) {
 		refuse(c, "");
 		return;
 	}
