@@ -62,7 +62,7 @@ static void v2_mount(char *buf, size_t len)
 
 static void setup(void)
 {
-	char mnt[PATH_MAX];
+	char mnt[PATH_MAX - 64]; /* room for the group's name in group[] */
 
 	sbx_test_require_root();
 	v2_mount(mnt, sizeof(mnt));
