@@ -39,7 +39,7 @@ static inline bool T(bool b)
 {
 	return b;
 }
-static char group[PATH_MAX];
+static char group[PATH_MAX + 64];
 
 /* The unified hierarchy's mount point, or "" without one. */
 static void v2_mount(char *buf, size_t len)
@@ -62,7 +62,7 @@ static void v2_mount(char *buf, size_t len)
 
 static void setup(void)
 {
-	char mnt[PATH_MAX - 64]; /* room for the group's name in group[] */
+	char mnt[PATH_MAX];
 
 	sbx_test_require_root();
 	v2_mount(mnt, sizeof(mnt));
