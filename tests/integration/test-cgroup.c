@@ -39,7 +39,11 @@ static inline bool T(bool b)
 {
 	return b;
 }
-static char group[PATH_MAX + 64];
+static char group[PATH_MAX];
+
+/* snprintf whose truncation fails the test. */
+#define PATHF(buf, len, ...) \
+	cr_assert(snprintf(buf, len, __VA_ARGS__) < (int)(len), "path too long")
 
 /* The unified hierarchy's mount point, or "" without one. */
 static void v2_mount(char *buf, size_t len)
@@ -53,7 +57,7 @@ static void v2_mount(char *buf, size_t len)
 		char mnt[PATH_MAX];
 		const char *dash = strstr(line, " - cgroup2 ");
 		if (dash && sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1) {
-			(void)snprintf(buf, len, "%s", mnt);
+			PATHF(buf, len, "%s", mnt);
 			break;
 		}
 	}
@@ -68,7 +72,7 @@ static void setup(void)
 	v2_mount(mnt, sizeof(mnt));
 	if (!mnt[0])
 		cr_skip_test("no cgroup2 mount on this host");
-	(void)snprintf(group, sizeof(group), "%s/sbx-test-delegate-%d", mnt, (int)getpid());
+	PATHF(group, sizeof(group), "%s/sbx-test-delegate-%d", mnt, (int)getpid());
 	cr_assert(eq(int, mkdir(group, 0755), 0), "mkdir %s: %s", group, strerror(errno));
 }
 
@@ -84,7 +88,7 @@ static void remove_groups(void)
 	d = opendir(group);
 	while (d && (de = readdir(d)))
 		if (de->d_type == DT_DIR && de->d_name[0] != '.') {
-			(void)snprintf(path, sizeof(path), "%s/%s", group, de->d_name);
+			PATHF(path, sizeof(path), "%s/%s", group, de->d_name);
 			(void)rmdir(path);
 		}
 	if (d)
@@ -108,7 +112,7 @@ static bool lists(const char *dir, pid_t pid)
 	bool found = false;
 	FILE *p;
 
-	(void)snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	PATHF(path, sizeof(path), "%s/cgroup.procs", dir);
 	p = fopen(path, "re");
 	if (!p)
 		return false;
@@ -129,7 +133,7 @@ static int count_children(const char *prefix, char *first, size_t len)
 	while ((de = readdir(d)))
 		if (de->d_type == DT_DIR && strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
 			if (n++ == 0 && first)
-				(void)snprintf(first, len, "%s/%s", group, de->d_name);
+				PATHF(first, len, "%s/%s", group, de->d_name);
 		}
 	(void)closedir(d);
 	return n;
@@ -166,20 +170,20 @@ Test(cgroup, delegated_subtree_holds_the_supervisor_leaf_and_the_task_groups)
 	if (setxattr(group, "trusted.delegate", "1", 1, 0) < 0)
 		cr_skip_test("cgroupfs here takes no trusted.* xattr: %s", strerror(errno));
 	cr_assert(eq(int, sbx_fixture_start(&f, &opts), 0));
-	(void)snprintf(leaf, sizeof(leaf), "%s/supervisor", group);
+	PATHF(leaf, sizeof(leaf), "%s/supervisor", group);
 	cr_assert(T(lists(leaf, f.pid)), "sbxd (pid %d) is not in the leaf %s", (int)f.pid, leaf);
 	cr_assert(T(!lists(group, f.pid)), "sbxd stayed in its delegated group");
 	cr_assert(T(sbx_fixture_wait_log(&f, "below the delegated subtree", 1000)),
 		  "sbxd did not say where task groups go");
 
 	start_sleeper(&c);
-	(void)snprintf(prefix, sizeof(prefix), "sbxd-%d-", (int)f.pid);
+	PATHF(prefix, sizeof(prefix), "sbxd-%d-", (int)f.pid);
 	cr_assert(eq(int, count_children(prefix, task, sizeof(task)), 1),
 		  "the running task has no group of its own below %s", group);
 	{
 		char procs[PATH_MAX + 320];
 		_cleanup_free_ char *text = NULL;
-		(void)snprintf(procs, sizeof(procs), "%s/cgroup.procs", task);
+		PATHF(procs, sizeof(procs), "%s/cgroup.procs", task);
 		cr_assert(eq(int, sbx_fd_read_file(procs, 1 << 16, &text, NULL), 0));
 		cr_assert(T(text[0] != '\0'), "the task's group %s holds no process", task);
 	}
@@ -207,7 +211,7 @@ Test(cgroup, an_unmarked_group_is_left_alone)
 
 	cr_assert(eq(int, sbx_fixture_start(&f, &opts), 0));
 	cr_assert(T(lists(group, f.pid)), "sbxd left a group that was not delegated to it");
-	(void)snprintf(leaf, sizeof(leaf), "%s/supervisor", group);
+	PATHF(leaf, sizeof(leaf), "%s/supervisor", group);
 	cr_assert(T(stat(leaf, &st) < 0 && errno == ENOENT), "sbxd made %s", leaf);
 	cr_assert(eq(int, sbx_fixture_stop(&f, 10000), 0));
 }
