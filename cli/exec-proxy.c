@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -39,7 +40,13 @@ static void on_stop(uv_async_t *h)
 static void *run(void *arg)
 {
 	struct sbx_exec_proxy *xp = arg;
+	sigset_t pipe;
 
+	/* A splice into a socket whose peer is gone raises SIGPIPE in this thread; blocked, it
+	 * stays pending here and the call fails with EPIPE (sbx_proxy_start's contract). */
+	(void)sigemptyset(&pipe);
+	(void)sigaddset(&pipe, SIGPIPE);
+	(void)pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 	(void)uv_run(&xp->loop, UV_RUN_DEFAULT);
 	return NULL;
 }

@@ -13,22 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct chunk {
-	uv_write_t w;
-	struct sbx_proxy_conn *c;
-	int from; /* 0: client, 1: origin */
-	char data[SBX_PROXY_CHUNK];
-};
-
 static void on_tick(uv_timer_t *h);
-static void start_splice(struct sbx_proxy_conn *c);
-static void on_chunk(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-
-static uv_stream_t *side(struct sbx_proxy_conn *c, int i)
-{
-	return i == 0 ? (uv_stream_t *)&c->client : (uv_stream_t *)&c->origin;
-}
-
+static void start_open(struct sbx_proxy_conn *c);
 static void on_closed(uv_handle_t *h)
 {
 	sbx_proxy_conn_release(h->data);
@@ -73,7 +59,11 @@ void sbx_proxy_conn_close(struct sbx_proxy_conn *c, const char *reason)
 	unlink_conn(c);
 	if (c->resolving)
 		(void)uv_cancel((uv_req_t *)&c->gai); /* its callback still comes */
-	uv_close((uv_handle_t *)&c->client, on_closed);
+	sbx_proxy_relay_stop(c);
+	if (c->client_open) {
+		c->client_open = false;
+		uv_close((uv_handle_t *)&c->client, on_closed);
+	}
 	uv_close((uv_handle_t *)&c->timer, on_closed);
 	if (c->origin_open) {
 		c->origin_open = false;
@@ -149,7 +139,7 @@ static void on_connected(uv_connect_t *req, int status)
 	}
 	(void)uv_tcp_nodelay(&c->origin, 1);
 	c->state = PX_OPEN;
-	start_splice(c);
+	start_open(c);
 }
 
 static void connect_next(struct sbx_proxy_conn *c)
@@ -311,6 +301,7 @@ void sbx_proxy_conn_start(struct sbx_proxy_conn *c, uv_stream_t *server)
 	(void)uv_tcp_init(px->loop, &c->client);
 	(void)uv_timer_init(px->loop, &c->timer);
 	c->client.data = c->timer.data = c;
+	c->client_open = true;
 	c->t_start = c->last = uv_now(px->loop);
 	c->next = px->conns;
 	if (px->conns)
@@ -329,116 +320,26 @@ void sbx_proxy_conn_start(struct sbx_proxy_conn *c, uv_stream_t *server)
 	(void)uv_read_start((uv_stream_t *)&c->client, on_head_alloc, on_head);
 }
 
-/* ---- splice ---- */
-
-static void on_chunk_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* The 200 or the head is out: once both are, the relay takes the sockets over (splice must
+ * not overtake bytes still in libuv's write queue). */
+static void on_head_sent(uv_write_t *w, int status)
 {
-	struct sbx_proxy_conn *c = h->data;
-	struct chunk *k = sbx_proxy_chunk_get(c->px, sizeof(*k));
+	struct sbx_proxy_conn *c = w->data;
 
-	(void)suggested;
-	*buf = k ? uv_buf_init(k->data, sizeof(k->data)) : uv_buf_init(NULL, 0);
-}
-
-/* The EOF of one side was passed on after every byte before it: once both directions are
- * done the connection ends. */
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-	struct sbx_proxy_conn *c = req->data;
-
-	if (status == UV_ECANCELED || c->state != PX_OPEN)
-		return;
-	c->shut_done[req == &c->shut[0] ? 0 : 1] = true;
-	if (status < 0 || (c->shut_done[0] && c->shut_done[1]))
-		sbx_proxy_conn_close(c, "closed");
-}
-
-static void on_chunk_written(uv_write_t *w, int status)
-{
-	struct chunk *k = w->data;
-	struct sbx_proxy_conn *c = k->c;
-	int from = k->from;
-
-	sbx_proxy_chunk_put(c->px, k);
+	c->writes--;
 	if (status == UV_ECANCELED || c->state != PX_OPEN)
 		return;
 	if (status < 0) {
 		sbx_proxy_conn_close(c, "error");
 		return;
 	}
-	if (c->paused[from] && !c->eof[from] &&
-	    uv_stream_get_write_queue_size(side(c, !from)) == 0) {
-		c->paused[from] = false;
-		(void)uv_read_start(side(c, from), on_chunk_alloc, on_chunk);
-	}
-}
-
-static void on_chunk(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct sbx_proxy_conn *c = s->data;
-	struct chunk *k =
-	    buf->base ? (struct chunk *)(buf->base - offsetof(struct chunk, data)) : NULL;
-	const int from = s == (uv_stream_t *)&c->client ? 0 : 1;
-	uv_stream_t *to = side(c, !from);
-	uv_buf_t b;
-
-	if (nread <= 0) {
-		sbx_proxy_chunk_put(c->px, k);
-		if (nread == 0)
-			return;
-		if (nread != UV_EOF) {
-			sbx_proxy_conn_close(c, nread == UV_ENOBUFS ? "error" : "closed");
-			return;
-		}
-		/* Half-close: pass the EOF on once what was read is written (shut[i] shuts
-		 * side i's sending); on_shutdown closes when both directions are done. */
-		c->eof[from] = true;
-		(void)uv_read_stop(s);
-		c->shut[!from].data = c;
-		if (uv_shutdown(&c->shut[!from], to, on_shutdown) < 0)
-			sbx_proxy_conn_close(c, "closed");
-		return;
-	}
-	if (!k) { /* libuv passes UV_ENOBUFS when the allocation failed; be sure */
-		sbx_proxy_conn_close(c, "error");
-		return;
-	}
-	c->last = uv_now(c->px->loop);
-	if (c->px->bytes + (uint64_t)nread > c->px->policy->net_max_bytes) {
-		sbx_proxy_chunk_put(c->px, k);
-		sbx_proxy_conn_close(c, "limit");
-		return;
-	}
-	c->px->bytes += (uint64_t)nread;
-	*(from == 0 ? &c->bytes_out : &c->bytes_in) += (uint64_t)nread;
-	k->c = c;
-	k->from = from;
-	k->w.data = k;
-	b = uv_buf_init(k->data, (unsigned)nread);
-	if (uv_write(&k->w, to, &b, 1, on_chunk_written) < 0) {
-		sbx_proxy_chunk_put(c->px, k);
-		sbx_proxy_conn_close(c, "error");
-		return;
-	}
-	if (uv_stream_get_write_queue_size(to) > SBX_PROXY_HIGH_WATER) {
-		c->paused[from] = true;
-		(void)uv_read_stop(s);
-	}
-}
-
-static void on_head_sent(uv_write_t *w, int status)
-{
-	struct sbx_proxy_conn *c = w->data;
-
-	if (status == UV_ECANCELED || c->state != PX_OPEN)
-		return;
-	if (status < 0)
+	if (c->writes == 0 && sbx_proxy_relay_start(c) < 0)
 		sbx_proxy_conn_close(c, "error");
 }
 
 /* Connected: the 200 (CONNECT) or the rewritten head (http://), what the client sent after
- * its head, then bytes both ways. */
-static void start_splice(struct sbx_proxy_conn *c)
+ * its head, then bytes both ways (proxy-relay.c). */
+static void start_open(struct sbx_proxy_conn *c)
 {
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 	const size_t extra = c->head_len - c->req.head_len, cap = SBX_PROXY_HEAD_MAX + 512;
@@ -451,6 +352,7 @@ static void start_splice(struct sbx_proxy_conn *c)
 		b[0] = uv_buf_init((char *)ok, sizeof(ok) - 1);
 		if (uv_write(&c->wreq, (uv_stream_t *)&c->client, b, 1, on_head_sent) < 0)
 			goto fail;
+		c->writes++;
 	} else {
 		c->out = malloc(cap);
 		n = c->out ? sbx_proxy_parse_rewrite(c->head, &c->req, c->out, cap) : -ENOMEM;
@@ -464,10 +366,11 @@ static void start_splice(struct sbx_proxy_conn *c)
 		b[nb++] = uv_buf_init(c->head + c->req.head_len, (unsigned)extra);
 	c->bytes_out += extra;
 	c->px->bytes += extra;
-	if (nb > 0 && uv_write(&c->wreq2, (uv_stream_t *)&c->origin, b, nb, on_head_sent) < 0)
-		goto fail;
-	(void)uv_read_start((uv_stream_t *)&c->client, on_chunk_alloc, on_chunk);
-	(void)uv_read_start((uv_stream_t *)&c->origin, on_chunk_alloc, on_chunk);
+	if (nb > 0) {
+		if (uv_write(&c->wreq2, (uv_stream_t *)&c->origin, b, nb, on_head_sent) < 0)
+			goto fail;
+		c->writes++;
+	}
 	(void)uv_timer_start(&c->timer, on_tick, c->px->policy->net_idle_ms, 0);
 	return;
 fail:

@@ -3,15 +3,16 @@
  * The proxy's connections on the loop. Per accepted connection:
  *
  *   head (<= 8 KiB, deadline) -> allow list -> resolve (uv_getaddrinfo, names only) ->
- *   address check -> connect to the checked address -> splice both ways -> closed
+ *   address check -> connect to the checked address -> splice(2) both ways -> closed
  *
  * The name is matched before anything is resolved and the address that was checked is the
  * one connected to (never resolved again). One request per connection: absolute-form
  * requests go out with "Connection: close", CONNECT tunnels carry bytes untouched.
  *
- * Backpressure: a chunk read from one side is written to the other as it is (no copy); when
- * the other side's write queue is above HIGH_WATER the reading side stops until it drained,
- * so a slow end only slows its own connection, and memory per connection stays bounded.
+ * Open tunnels (proxy-relay.c) move bytes socket to socket with splice(2) through a pipe per
+ * direction; they never enter user space. Backpressure: a side is read only while its pipe
+ * has room, so a slow end only slows its own connection, and the kernel memory per
+ * connection stays bounded by the two pipes.
  * Limits per task: concurrent connections, bytes both ways, idle time. Owns no secret; it
  * records hosts, ports, addresses and byte counts, never payload bytes.
  */
@@ -29,22 +30,7 @@ static void px_unref(struct sbx_proxy *px)
 {
 	if (--px->refs > 0)
 		return;
-	while (px->n_cache > 0)
-		free(px->cache[--px->n_cache]);
 	free(px);
-}
-
-void *sbx_proxy_chunk_get(struct sbx_proxy *px, size_t size)
-{
-	return px->n_cache > 0 ? px->cache[--px->n_cache] : malloc(size);
-}
-
-void sbx_proxy_chunk_put(struct sbx_proxy *px, void *chunk)
-{
-	if (chunk && px->n_cache < SBX_PROXY_CACHE && !px->stopped)
-		px->cache[px->n_cache++] = chunk;
-	else
-		free(chunk);
 }
 
 void sbx_proxy_conn_release(struct sbx_proxy_conn *c)

@@ -22,8 +22,10 @@ typedef void (*sbx_proxy_record_cb)(void *userdata, const char *event,
 struct sbx_proxy;
 
 /* Starts proxying for a task: takes listen_fd (closed on failure too). The policy (allow
- * list and limits) must outlive the proxy until sbx_proxy_stop(). Returns 0, or -errno from
- * libuv (-ENOMEM, -EBADF...). *ret untouched on failure. */
+ * list and limits) must outlive the proxy until sbx_proxy_stop(). The loop's thread must
+ * ignore or block SIGPIPE: splice(2) into a socket whose peer is gone raises it (splice has
+ * no MSG_NOSIGNAL). Returns 0, or -errno from libuv (-ENOMEM, -EBADF...). *ret untouched on
+ * failure. */
 int sbx_proxy_start(uv_loop_t *loop, const struct sbx_policy *p, int listen_fd,
 		    sbx_proxy_record_cb record, void *userdata, struct sbx_proxy **ret);
 

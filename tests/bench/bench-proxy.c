@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,7 @@ int main(void)
 	double best[2][2] = {{0}}, t0;
 	int lfd, tunnels = 0;
 
+	(void)signal(SIGPIPE, SIG_IGN); /* as sbxd: see sbx_proxy_start */
 	origin_fd = listen_any(&origin_port);
 	lfd = listen_any(&proxy_port);
 	if (origin_fd < 0 || lfd < 0)

@@ -543,6 +543,67 @@ Test(proxy, concurrent_tunnels_from_several_sandboxes_intact, .timeout = 240)
 	stop();
 }
 
+/* Half-close through a tunnel: the client sends its request and shuts its write side down
+ * (perl, as bash cannot); the origin sees the whole body, then the EOF, and the client still
+ * receives the whole response before the proxy passes the origin's EOF on. The record counts
+ * exactly the bytes each side sent. */
+Test(proxy, half_close_passes_eof_after_every_byte)
+{
+	enum {
+		UP = 1 << 20,
+		DOWN = 2 << 20
+	};
+	struct sbx_client_test *c;
+	char net[256], script[4096], head[256], resp[256], want[256], sha[65], *out;
+	char up[65], got[65], down[65];
+	unsigned long long bytes_out, bytes_in;
+
+	origin_start();
+	(void)snprintf(net, sizeof(net), "{\"mode\": \"proxy\", \"allow\": [\"127.0.0.1:%d\"]}",
+		       org.port);
+	start_with(net);
+	c = conn();
+	(void)snprintf(head, sizeof(head),
+		       "POST /data?n=%d&seed=7 HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: %d"
+		       "\\r\\n\\r\\n",
+		       DOWN, UP);
+	(void)snprintf(
+	    script, sizeof(script),
+	    "head -c %d /dev/urandom > /tmp/up; up=$(sha256sum < /tmp/up | cut -c1-64); "
+	    "perl -e 'use IO::Socket::INET; binmode STDOUT; "
+	    "my $s = IO::Socket::INET->new(PeerAddr => \"127.0.0.1:3128\") or die \"connect\"; "
+	    "print $s \"CONNECT 127.0.0.1:%d HTTP/1.1\\r\\n\\r\\n\"; my $h = \"\"; "
+	    "while ($h !~ /\\r\\n\\r\\n/) { sysread($s, $h, 1, length $h) or die \"no reply\"; } "
+	    "$h =~ m{^HTTP/1.1 200 } or die \"got $h\"; "
+	    "open(my $f, \"<\", \"/tmp/up\") or die; binmode $f; local $/; my $b = <$f>; "
+	    "print $s \"%s\" . $b; shutdown($s, 1) or die \"shutdown\"; "
+	    "my ($r, $k) = (\"\", \"\"); while (sysread($s, $k, 65536)) { $r .= $k; } "
+	    "my ($rh, $rb) = split(/\\r\\n\\r\\n/, $r, 2); "
+	    "my ($x) = $rh =~ /X-Body-Sha: ([0-9a-f]+)/; print \"$x\\n\"; "
+	    "open(my $o, \">\", \"/tmp/down\") or die; binmode $o; print $o $rb;' > /tmp/got; "
+	    "echo \"$up $(cat /tmp/got) $(sha256sum < /tmp/down | cut -c1-64)\"",
+	    UP, org.port, head);
+	out = run_px(c, "half", script, NULL);
+	cr_assert(eq(int, sscanf(out, "%64s %64s %64s", up, got, down), 3), "%s", out);
+	expected_sha(DOWN, 7, sha);
+	cr_assert(eq(str, up, got), "the upload was cut or corrupted");
+	cr_assert(eq(str, down, sha), "the download was cut or corrupted");
+	free(out);
+	/* Exactly what each side sent: the request head and body; the response head and body. */
+	bytes_out = strlen(head) - 8 /* four "\\r\\n" escapes in C text */ + UP;
+	(void)snprintf(resp, sizeof(resp),
+		       "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nX-Body-Sha: %s\r\n"
+		       "Connection: close\r\n\r\n",
+		       DOWN, got);
+	bytes_in = strlen(resp) + DOWN;
+	(void)snprintf(want, sizeof(want), "\"bytes_out\":%llu,\"bytes_in\":%llu,", bytes_out,
+		       bytes_in);
+	cr_assert(eq(uint, audit_count("\"proxy.closed\"", want, "\"reason\":\"closed\"", NULL), 1),
+		  "want %s in:\n%s", want, read_audit());
+	sbx_client_test_free(c);
+	stop();
+}
+
 Test(proxy, limits_connections_idle_bytes)
 {
 	struct sbx_client_test *c;
