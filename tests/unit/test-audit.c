@@ -37,9 +37,24 @@ static void setup(void)
 	cr_assert(eq(int, sbx_audit_state_init(state_path, key_path, -1, NULL), 0));
 }
 
+/* Strings the tests allocate (lines read back, paths), freed after each test. */
+static char *owned[8192];
+static size_t n_owned;
+
+static char *keep(char *p)
+{
+	cr_assert(p != NULL);
+	cr_assert(n_owned < sizeof(owned) / sizeof(owned[0]));
+	owned[n_owned++] = p;
+	return p;
+}
+
 static void teardown(void)
 {
 	char cmd[300];
+
+	while (n_owned > 0)
+		free(owned[--n_owned]);
 
 	(void)umount2(dir, MNT_DETACH);
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -138,7 +153,7 @@ static void read_lines(const char *path, struct lines *l)
 	cr_assert(f != NULL);
 	l->n = 0;
 	while (getline(&line, &cap, f) > 0 && l->n < 4096) {
-		l->v[l->n++] = line;
+		l->v[l->n++] = keep(line);
 		line = NULL;
 		cap = 0;
 	}
@@ -343,7 +358,7 @@ Test(audit, tamper_resequence_after_a_delete)
 	for (size_t i = 5; i < l.n; i++) {
 		char *comma = strchr(l.v[i], ',');
 		(void)snprintf(buf, sizeof(buf), "{\"seq\":%zu%s", i, comma);
-		l.v[i] = strdup(buf);
+		l.v[i] = keep(strdup(buf));
 	}
 	memmove(&l.v[4], &l.v[5], (l.n - 5) * sizeof(char *));
 	l.n--;
@@ -577,7 +592,7 @@ static size_t log_files(char **paths, size_t max)
 	cr_assert(p != NULL);
 	while (n < max && fgets(line, sizeof(line), p)) {
 		line[strcspn(line, "\n")] = '\0';
-		paths[n++] = strdup(line);
+		paths[n++] = keep(strdup(line));
 	}
 	(void)pclose(p);
 	return n;
