@@ -22,6 +22,12 @@ for t in "$@"; do
 	fail=$(echo "$line" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
 	crash=$(echo "$line" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
 	skip=$(grep -c '\[SKIP\]' "$log")
+	# A sanitizer report in a test process fails the run even when every assertion held
+	# (LeakSanitizer speaks only at exit, after Criterion has counted the test as passed).
+	if grep -qE 'ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:' "$log"; then
+		echo "!!! $t: sanitizer report above"
+		bad=$((bad + 1))
+	fi
 	passed=$((passed + pass))
 	failed=$((failed + fail + crash))
 	skipped=$((skipped + skip))

@@ -325,7 +325,7 @@ Test(sbxd, canary_is_nowhere_after_its_tasks_end, .timeout = 120)
 			char id[16];
 			(void)snprintf(id, sizeof(id), "c%d-%zu", round, i);
 			cr_assert(eq(int,
-				     sbx_client_test_send(
+				     sbx_client_test_send_take(
 					 c, sealed_sh(id, scripts[i], blob, "tenant:canary")),
 				     0));
 		}

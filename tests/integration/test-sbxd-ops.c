@@ -27,7 +27,7 @@ Test(sbxd, list_stats_and_cancel)
 {
 	struct sbx_client_test *c, *other;
 	struct sbx_client_test_task t;
-	json_t *r, *tasks, *first;
+	json_t *r, *list, *tasks, *first;
 	char arg[64], script[256];
 
 	sbxt_start(NULL);
@@ -43,10 +43,10 @@ Test(sbxd, list_stats_and_cancel)
 	cr_assert(eq(int, sbx_client_test_send_take(c, sbx_client_test_sh("long", script)), 0));
 	sbxt_wait_process(arg);
 
-	r = sbxt_call(other, json_pack("{s:s, s:s}", "id", "l1", "op", "list"));
-	sbxt_expect_ok(r);
-	tasks = json_object_get(r, "tasks");
-	cr_assert(eq(sz, json_array_size(tasks), 1), "root sees every task: %s", sbxt_dump(r));
+	list = sbxt_call(other, json_pack("{s:s, s:s}", "id", "l1", "op", "list"));
+	sbxt_expect_ok(list);
+	tasks = json_object_get(list, "tasks");
+	cr_assert(eq(sz, json_array_size(tasks), 1), "root sees every task: %s", sbxt_dump(list));
 	first = json_array_get(tasks, 0);
 	cr_assert(eq(str, (char *)json_string_value(json_object_get(first, "state")), "running"));
 	cr_assert(eq(str, (char *)json_string_value(json_object_get(first, "policy")), "default"));
@@ -67,6 +67,7 @@ Test(sbxd, list_stats_and_cancel)
 				       json_string_value(json_object_get(first, "task"))));
 	sbxt_expect_ok(r);
 	json_decref(r);
+	json_decref(list);
 	cr_assert(eq(int, sbx_client_test_wait(c, "long", T_TASK, &t), 0));
 	cr_assert(eq(str, (char *)(t.reason ?: "(none)"), "cancelled"), "%s", sbxt_dump(t.exit));
 	cr_assert(T(sbx_fixture_wait_gone(arg, 3000)), "a sleeper survived the cancel");
