@@ -24,22 +24,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "common/error.h"
 #include "common/fd-util.h"
 #include "common/macro.h"
 #include "keys/keyring.h"
 #include "keys/secret.h"
-
-_printf_(4, 5) static int fail(char *reterr, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (reterr && errlen > 0) {
-		va_start(ap, fmt);
-		(void)vsnprintf(reterr, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 /* systemd-creds from PATH (default /usr/bin:/bin), as a path in buf. -ENOPKG without it. */
 static int find_tool(char *buf, size_t len)
@@ -84,15 +73,16 @@ static int reap(pid_t pid, const char *verb, char *reterr, size_t errlen)
 
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
-			return fail(reterr, errlen, -errno, "cannot wait for systemd-creds: %s",
-				    strerror(errno));
+			return sbx_error_set(reterr, errlen, -errno,
+					     "cannot wait for systemd-creds: %s", strerror(errno));
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
 	if (WIFEXITED(st))
-		return fail(reterr, errlen, -EIO, "systemd-creds %s failed (exit status %d)", verb,
-			    WEXITSTATUS(st));
-	return fail(reterr, errlen, -EIO, "systemd-creds %s was killed by signal %d", verb,
-		    WTERMSIG(st));
+		return sbx_error_set(reterr, errlen, -EIO,
+				     "systemd-creds %s failed (exit status %d)", verb,
+				     WEXITSTATUS(st));
+	return sbx_error_set(reterr, errlen, -EIO, "systemd-creds %s was killed by signal %d", verb,
+			     WTERMSIG(st));
 }
 
 int sbx_creds_load(const char *path, struct sbx_keyring **ret, char *reterr, size_t errlen)
@@ -105,21 +95,23 @@ int sbx_creds_load(const char *path, struct sbx_keyring **ret, char *reterr, siz
 	pid_t pid;
 
 	if (stat(path, &st) < 0)
-		return fail(reterr, errlen, -errno, "cannot open: %s", strerror(errno));
+		return sbx_error_set(reterr, errlen, -errno, "cannot open: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return fail(reterr, errlen, -EBADMSG, "not a regular file");
+		return sbx_error_set(reterr, errlen, -EBADMSG, "not a regular file");
 	if (find_tool(tool, sizeof(tool)) < 0)
-		return fail(reterr, errlen, -ENOPKG,
-			    "systemd-creds is not installed (it comes with systemd 250 or later)");
+		return sbx_error_set(
+		    reterr, errlen, -ENOPKG,
+		    "systemd-creds is not installed (it comes with systemd 250 or later)");
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0 || pipe2(p, O_CLOEXEC) < 0)
-		return fail(reterr, errlen, -errno, "%s", strerror(errno));
+		return sbx_error_set(reterr, errlen, -errno, "%s", strerror(errno));
 	char *argv[] = {tool, "decrypt", name, (char *)path, "-", NULL};
 	pid = spawn(argv, devnull, p[1]);
 	(void)close(p[1]);
 	if (pid < 0) {
 		(void)close(p[0]);
-		return fail(reterr, errlen, pid, "cannot run '%s': %s", tool, strerror(-pid));
+		return sbx_error_set(reterr, errlen, pid, "cannot run '%s': %s", tool,
+				     strerror(-pid));
 	}
 	r = sbx_secret_read_fd(p[0], SBX_KEYRING_MAX_SIZE, &text);
 	(void)close(p[0]); /* a writer still going gets EPIPE and stops */
@@ -127,8 +119,8 @@ int sbx_creds_load(const char *path, struct sbx_keyring **ret, char *reterr, siz
 	if (rr < 0)
 		return rr;
 	if (r < 0)
-		return fail(reterr, errlen, r, "cannot read the decrypted keyring: %s",
-			    strerror(-r));
+		return sbx_error_set(reterr, errlen, r, "cannot read the decrypted keyring: %s",
+				     strerror(-r));
 	return sbx_keyring_parse(text, ret, reterr, errlen);
 }
 
@@ -143,18 +135,20 @@ static int encrypt_to(const struct sbx_keyring *kr, int out, const char *with_ke
 	pid_t pid;
 
 	if (find_tool(tool, sizeof(tool)) < 0)
-		return fail(reterr, errlen, -ENOPKG,
-			    "systemd-creds is not installed (it comes with systemd 250 or later)");
+		return sbx_error_set(
+		    reterr, errlen, -ENOPKG,
+		    "systemd-creds is not installed (it comes with systemd 250 or later)");
 	if (with_key && asprintf(&key_opt, "--with-key=%s", with_key) < 0)
 		return -ENOMEM;
 	if (pipe2(p, O_CLOEXEC) < 0)
-		return fail(reterr, errlen, -errno, "%s", strerror(errno));
+		return sbx_error_set(reterr, errlen, -errno, "%s", strerror(errno));
 	char *argv[] = {tool, "encrypt", name, "-", "-", key_opt, NULL};
 	pid = spawn(argv, p[0], out);
 	(void)close(p[0]);
 	if (pid < 0) {
 		(void)close(p[1]);
-		return fail(reterr, errlen, pid, "cannot run '%s': %s", tool, strerror(-pid));
+		return sbx_error_set(reterr, errlen, pid, "cannot run '%s': %s", tool,
+				     strerror(-pid));
 	}
 	/* If systemd-creds dies early, the write fails with EPIPE instead of killing us. */
 	(void)sigaction(SIGPIPE, &ign, &old);
@@ -165,8 +159,8 @@ static int encrypt_to(const struct sbx_keyring *kr, int out, const char *with_ke
 	if (rr < 0)
 		return rr;
 	if (r < 0)
-		return fail(reterr, errlen, r, "cannot hand the keyring to systemd-creds: %s",
-			    strerror(-r));
+		return sbx_error_set(reterr, errlen, r,
+				     "cannot hand the keyring to systemd-creds: %s", strerror(-r));
 	return 0;
 }
 
@@ -180,31 +174,33 @@ int sbx_creds_save(const struct sbx_keyring *kr, const char *path, bool create,
 	int r;
 
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return fail(reterr, errlen, -ENAMETOOLONG, "path too long");
+		return sbx_error_set(reterr, errlen, -ENAMETOOLONG, "path too long");
 	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
 		return -ENOMEM;
 	if (create && lstat(path, &st) == 0)
-		return fail(reterr, errlen, -EEXIST, "exists");
+		return sbx_error_set(reterr, errlen, -EEXIST, "exists");
 	fd = mkostemp(tmp, O_CLOEXEC); /* 0600 from the start */
 	if (fd < 0)
-		return fail(reterr, errlen, -errno, "cannot create a file beside it: %s",
-			    strerror(errno));
+		return sbx_error_set(reterr, errlen, -errno, "cannot create a file beside it: %s",
+				     strerror(errno));
 	r = encrypt_to(kr, fd, with_key, reterr, errlen);
 	if (r >= 0) {
 		if (fstat(fd, &st) < 0 || st.st_size == 0)
-			r = fail(reterr, errlen, -EIO, "systemd-creds wrote nothing");
+			r = sbx_error_set(reterr, errlen, -EIO, "systemd-creds wrote nothing");
 		else if (fsync(fd) < 0)
-			r = fail(reterr, errlen, -errno, "cannot write: %s", strerror(errno));
+			r = sbx_error_set(reterr, errlen, -errno, "cannot write: %s",
+					  strerror(errno));
 	}
 	if (r >= 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, create ? RENAME_NOREPLACE : 0) < 0)
-		r = fail(reterr, errlen, -errno, "cannot put it in place: %s", strerror(errno));
+		r = sbx_error_set(reterr, errlen, -errno, "cannot put it in place: %s",
+				  strerror(errno));
 	if (r < 0) {
 		(void)unlink(tmp);
 		return r;
 	}
 	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0)
-		return fail(reterr, errlen, -errno, "cannot sync its directory: %s",
-			    strerror(errno));
+		return sbx_error_set(reterr, errlen, -errno, "cannot sync its directory: %s",
+				     strerror(errno));
 	return 0;
 }

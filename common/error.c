@@ -3,6 +3,8 @@
 #include "common/error.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/macro.h"
@@ -39,4 +41,16 @@ int sbx_error_from_name(const char *name)
 		if (strcmp(names[i], name) == 0)
 			return (int)i;
 	return -EINVAL;
+}
+
+int sbx_error_set(char *reterr, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (reterr && errlen > 0) {
+		va_start(ap, fmt);
+		(void)vsnprintf(reterr, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
 }

@@ -5,6 +5,10 @@
  */
 #pragma once
 
+#include <stddef.h>
+
+#include "common/macro.h"
+
 enum sbx_error {
 	SBX_OK = 0,
 	SBX_E_BAD_REQUEST,
@@ -29,3 +33,7 @@ enum sbx_error {
 const char *sbx_error_name(enum sbx_error e);
 /* The code for a wire name, or -EINVAL. */
 int sbx_error_from_name(const char *name);
+
+/* Formats a message into reterr (when given, errlen > 0) and returns r: a failure that also
+ * says why, in one statement ("return sbx_error_set(reterr, len, -EINVAL, "...", ...)"). */
+int sbx_error_set(char *reterr, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/error.h"
 #include "keys/keyring.h"
 #include "keys/sealed.h"
 #include "keys/secret.h"
@@ -56,7 +57,7 @@ extern const char *const sbx_keyring_state_names[_SBX_KEY_STATE_MAX];
 void sbx_keyring_fingerprint(const unsigned char *key, char out[SBX_KEY_FP_HEX + 1]);
 unsigned char *sbx_keyring_key_bytes(const struct sbx_keyring *kr, size_t i);
 /* Formats reterr (if given) and returns r. */
-int sbx_keyring_fail(char *reterr, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
+#define sbx_keyring_fail sbx_error_set
 
 /* The plaintext JSON object of a blob (or of a Fernet token when normalize is true: names
  * are normalised instead of required to be normal) into a set. Parsed with jansson inside

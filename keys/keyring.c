@@ -59,18 +59,6 @@ const char *sbx_keyring_default_path(void)
 	return SBX_KEYRING_DEFAULT_PATH;
 }
 
-int sbx_keyring_fail(char *reterr, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (reterr && errlen > 0) {
-		va_start(ap, fmt);
-		(void)vsnprintf(reterr, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 void sbx_keyring_fingerprint(const unsigned char *key, char out[SBX_KEY_FP_HEX + 1])
 {
 	unsigned char fp[SBX_KEY_FP_HEX / 2];
