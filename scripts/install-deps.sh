@@ -1,13 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Installs the Debian 12 packages that building, testing and benchmarking sbx need.
-# Runs apt-get only when something is missing, so repeated runs are quick and offline-safe.
+# Installs the Debian 12 packages that building, testing and benchmarking sbx need, or the
+# ones given as arguments (scripts/install-deps-pkg.sh). Runs apt-get only when something is
+# missing, so repeated runs are quick and offline-safe. curl, perl and bash run inside
+# sandboxes in the proxy tests.
 set -eu
 
 PKGS="build-essential pkg-config git ca-certificates
 libuv1-dev libsodium-dev libseccomp-dev libcap-dev libjansson-dev libcriterion-dev libssl-dev
-clang libclang-rt-14-dev valgrind bubblewrap iproute2 python3 python3-cryptography procps
+clang libclang-rt-14-dev valgrind bubblewrap iproute2 curl python3 python3-cryptography procps
 python3-pytest python3-httpx python3-fastapi python3-uvicorn python3-setuptools python3-pip"
+[ "$#" -gt 0 ] && PKGS="$*"
 
 missing=""
 for p in $PKGS; do
