@@ -24,3 +24,9 @@ fi
 # One closing line for the whole run (plain build and sanitizer build together).
 awk '{p += $1; f += $2; s += $3} END {printf "total: %d passed, %d failed, %d skipped\n", p, f, s}' \
 	"$SBX_TOTALS_FILE"
+# In CI a skipped test is a missing tool or kernel feature, not a pass: fail the run.
+skipped=$(awk '{s += $3} END {print s + 0}' "$SBX_TOTALS_FILE")
+if [ "${CI:-}" = true ] && [ "$skipped" -gt 0 ]; then
+	echo "test.sh: $skipped test(s) skipped under CI=true (grep the log for SKIP)" >&2
+	exit 1
+fi
