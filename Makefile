@@ -99,6 +99,8 @@ libs_below_keys    = keys common
 libs_below_sandbox = sandbox policy common
 libs_below_policy  = policy common
 libs_below_common  = common
+UNIT_DIR_audit-verify = audit
+UNIT_DIR_policy-validate = policy
 unit_dir  = $(or $(UNIT_DIR_$(1)),$(firstword $(foreach d,$(LIBDIRS),$(if $(wildcard $(d)/$(1).c),$(d)))),common)
 unit_libs = $(foreach d,$(libs_below_$(call unit_dir,$(1))),$(B)/lib$(d).a)
 

@@ -4,8 +4,11 @@
  * process undumpable with no core file, since it holds key bytes; key bytes and passphrases
  * stay behind keys/ handles and are never printed. A keyring that fails validation is one
  * line naming the file and the fault, exit 78 (EX_CONFIG); `verify` exits 1 instead.
- * Changes take the admin lock, then write atomically (keys/keyring-file.c).
+ * Changes take the admin lock, then write atomically (keys/keyring-file.c). Backup and
+ * restore are in cmd-keys-backup.c.
  */
+#include "cli/cmd-keys.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,9 +36,6 @@
 #include "keys/keyring.h"
 #include "keys/sealed.h"
 #include "keys/secret.h"
-
-#define EXIT_FAIL 1
-#define R_USAGE	  (-4096) /* a helper's "usage error", apart from any -errno */
 
 static const char *arg_keyring;
 static const char *arg_out;
@@ -92,7 +92,7 @@ static int harden(void)
 	return 0;
 }
 
-static const char *keyring_path(void)
+const char *sbx_cmd_keys_path(void)
 {
 	if (arg_keyring)
 		return arg_keyring;
@@ -100,7 +100,7 @@ static const char *keyring_path(void)
 }
 
 /* The keyring file, or with --systemd-creds the credential systemd-creds decrypts. */
-static int load_from(const char *path, struct sbx_keyring **ret, char *err, size_t errlen)
+int sbx_cmd_keys_load_from(const char *path, struct sbx_keyring **ret, char *err, size_t errlen)
 {
 	if (arg_creds)
 		return sbx_creds_load(path, ret, err, errlen);
@@ -109,32 +109,34 @@ static int load_from(const char *path, struct sbx_keyring **ret, char *err, size
 }
 
 /* Loads and validates; on failure the one line naming the file and the fault. */
-static int load(struct sbx_keyring **ret)
+int sbx_cmd_keys_load(struct sbx_keyring **ret)
 {
 	char err[SBX_KEYRING_ERR_MAX] = "";
-	int r = load_from(keyring_path(), ret, err, sizeof(err));
+	int r = sbx_cmd_keys_load_from(sbx_cmd_keys_path(), ret, err, sizeof(err));
 
 	if (r < 0)
-		log_error("keyring '%s': %s", keyring_path(), err);
+		log_error("keyring '%s': %s", sbx_cmd_keys_path(), err);
 	return r;
 }
 
-static int save(const struct sbx_keyring *kr, bool create)
+int sbx_cmd_keys_save(const struct sbx_keyring *kr, bool create)
 {
 	char err[SBX_KEYRING_ERR_MAX] = "";
 	int r;
 
 	if (arg_creds) {
-		r = sbx_creds_save(kr, keyring_path(), create, arg_with_key, err, sizeof(err));
+		r = sbx_creds_save(kr, sbx_cmd_keys_path(), create, arg_with_key, err, sizeof(err));
 		if (r < 0 && r != -EEXIST)
-			return log_error("cannot write keyring '%s': %s", keyring_path(), err), r;
+			return log_error("cannot write keyring '%s': %s", sbx_cmd_keys_path(), err),
+			       r;
 	} else {
-		r = sbx_keyring_save(kr, keyring_path(), create);
+		r = sbx_keyring_save(kr, sbx_cmd_keys_path(), create);
 	}
 	if (r == -EEXIST)
-		return log_error_errno(r, "refusing to overwrite keyring '%s'", keyring_path());
+		return log_error_errno(r, "refusing to overwrite keyring '%s'",
+				       sbx_cmd_keys_path());
 	if (r < 0)
-		return log_error_errno(r, "cannot write keyring '%s'", keyring_path());
+		return log_error_errno(r, "cannot write keyring '%s'", sbx_cmd_keys_path());
 	return 0;
 }
 
@@ -161,11 +163,11 @@ static void fmt_time(uint64_t t, char buf[32])
 
 /* Creates the keyring's directory (/etc/sbx) if needed, the last level only, never a whole
  * tree. The credential store is root's alone (systemd's convention for credstore.encrypted). */
-static int make_keyring_dir(void)
+int sbx_cmd_keys_make_dir(void)
 {
 	char dir[PATH_MAX];
 
-	if (snprintf(dir, sizeof(dir), "%s", keyring_path()) >= (int)sizeof(dir))
+	if (snprintf(dir, sizeof(dir), "%s", sbx_cmd_keys_path()) >= (int)sizeof(dir))
 		return log_error_errno(ENAMETOOLONG, "keyring path too long");
 	if (mkdir(dirname(dir), arg_creds ? 0700 : 0755) < 0 && errno != EEXIST)
 		return log_error_errno(errno, "cannot create '%s'", dir);
@@ -178,21 +180,21 @@ static int cmd_init(void)
 	struct sbx_key_info k;
 	int r;
 
-	r = make_keyring_dir();
+	r = sbx_cmd_keys_make_dir();
 	if (r < 0)
 		return r;
 	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_ frees it */
 	r = sbx_keyring_new(&kr);
 	if (r < 0)
 		return log_error_errno(r, "cannot create keys");
-	r = save(kr, true);
+	r = sbx_cmd_keys_save(kr, true);
 	if (r < 0)
 		return r;
 	(void)sbx_keyring_info(kr, 0, &k);
 	(void)printf("created keyring %s%s: key %" PRIu32 " primary, fingerprint %s\n"
 		     "Back it up now: sbxctl keys backup%s --out FILE (keep it apart from "
 		     "database backups).\n",
-		     keyring_path(), arg_creds ? " (encrypted by systemd-creds)" : "", k.id,
+		     sbx_cmd_keys_path(), arg_creds ? " (encrypted by systemd-creds)" : "", k.id,
 		     k.fingerprint, arg_creds ? " --systemd-creds" : "");
 	return 0;
 }
@@ -204,17 +206,17 @@ static int cmd_rotate(void)
 	uint32_t old, id = 0;
 	int r;
 
-	lock = sbx_keyring_lock(keyring_path());
+	lock = sbx_keyring_lock(sbx_cmd_keys_path());
 	if (lock < 0)
-		return log_error_errno(lock, "cannot lock '%s'", keyring_path());
-	r = load(&kr);
+		return log_error_errno(lock, "cannot lock '%s'", sbx_cmd_keys_path());
+	r = sbx_cmd_keys_load(&kr);
 	if (r < 0)
 		return SBX_EXIT_CONFIG;
 	old = sbx_keyring_primary_id(kr);
 	r = sbx_keyring_rotate(kr, &id);
 	if (r < 0)
 		return log_error_errno(r, "cannot add a key");
-	r = save(kr, false);
+	r = sbx_cmd_keys_save(kr, false);
 	if (r < 0)
 		return r;
 	(void)printf("key %" PRIu32 " is now primary; key %" PRIu32 " is active.\n"
@@ -260,18 +262,18 @@ static int cmd_state(const char *verb, const char *ids)
 	int r;
 
 	if (parse_id(ids, &id) < 0)
-		return R_USAGE;
-	lock = sbx_keyring_lock(keyring_path());
+		return SBX_CMD_KEYS_USAGE;
+	lock = sbx_keyring_lock(sbx_cmd_keys_path());
 	if (lock < 0)
-		return log_error_errno(lock, "cannot lock '%s'", keyring_path());
-	r = load(&kr);
+		return log_error_errno(lock, "cannot lock '%s'", sbx_cmd_keys_path());
+	r = sbx_cmd_keys_load(&kr);
 	if (r < 0)
 		return SBX_EXIT_CONFIG;
 	if (strcmp(verb, "destroy") == 0) {
 		r = sbx_keyring_find(kr, id, &k);
 		if (r >= 0 && k.state != SBX_KEY_PRIMARY && k.state != SBX_KEY_DESTROYED &&
 		    !arg_yes && confirm_destroy(id) < 0)
-			return EXIT_FAIL;
+			return SBX_CMD_KEYS_FAIL;
 		r = sbx_keyring_destroy(kr, id);
 	} else if (strcmp(verb, "retire") == 0) {
 		r = sbx_keyring_retire(kr, id);
@@ -282,21 +284,23 @@ static int cmd_state(const char *verb, const char *ids)
 	case 0:
 		break;
 	case -ENOKEY:
-		return log_error("no key %" PRIu32 " in '%s'", id, keyring_path()), EXIT_FAIL;
+		return log_error("no key %" PRIu32 " in '%s'", id, sbx_cmd_keys_path()),
+		       SBX_CMD_KEYS_FAIL;
 	case -EBUSY:
-		return log_error("key %" PRIu32 " is the primary key; rotate first", id), EXIT_FAIL;
+		return log_error("key %" PRIu32 " is the primary key; rotate first", id),
+		       SBX_CMD_KEYS_FAIL;
 	case -ESTALE:
 		return log_error("key %" PRIu32 " was destroyed; that cannot be undone", id),
-		       EXIT_FAIL;
+		       SBX_CMD_KEYS_FAIL;
 	case -EALREADY:
 		(void)sbx_keyring_find(kr, id, &k);
 		return log_error("key %" PRIu32 " is already %s", id, sbx_key_state_name(k.state)),
-		       EXIT_FAIL;
+		       SBX_CMD_KEYS_FAIL;
 	default:
-		return log_error_errno(r, "cannot %s key %" PRIu32, verb, id), EXIT_FAIL;
+		return log_error_errno(r, "cannot %s key %" PRIu32, verb, id), SBX_CMD_KEYS_FAIL;
 	}
-	if (save(kr, false) < 0)
-		return EXIT_FAIL;
+	if (sbx_cmd_keys_save(kr, false) < 0)
+		return SBX_CMD_KEYS_FAIL;
 	(void)sbx_keyring_find(kr, id, &k);
 	(void)printf("key %" PRIu32 " is now %s\n", id, sbx_key_state_name(k.state));
 	return 0;
@@ -308,7 +312,7 @@ static int cmd_list(void)
 	char fp[SBX_KEY_FP_HEX + 1], c[32], ch[32];
 	struct sbx_key_info k;
 
-	if (load(&kr) < 0)
+	if (sbx_cmd_keys_load(&kr) < 0)
 		return SBX_EXIT_CONFIG;
 	(void)printf("%-6s %-10s %-21s %-21s %s\n", "ID", "STATE", "CREATED", "CHANGED",
 		     "FINGERPRINT");
@@ -328,118 +332,11 @@ static int cmd_verify(void)
 {
 	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
 
-	if (load(&kr) < 0)
-		return EXIT_FAIL;
+	if (sbx_cmd_keys_load(&kr) < 0)
+		return SBX_CMD_KEYS_FAIL;
 	(void)printf("keyring %s: ok (%zu keys, primary %" PRIu32 ", next id %" PRIu32 ")\n",
-		     keyring_path(), sbx_keyring_count(kr), sbx_keyring_primary_id(kr),
+		     sbx_cmd_keys_path(), sbx_keyring_count(kr), sbx_keyring_primary_id(kr),
 		     sbx_keyring_next_id(kr));
-	return 0;
-}
-
-static int passphrase(bool confirm, struct sbx_secret **ret)
-{
-	int r;
-
-	if (arg_passphrase_file)
-		r = sbx_secret_read_passphrase_file(arg_passphrase_file, ret);
-	else
-		r = sbx_secret_read_passphrase_tty("Backup passphrase: ", confirm, ret);
-	switch (r) {
-	case 0:
-		return 0;
-	case -EINVAL:
-		return log_error_errno(r, "empty passphrase refused");
-	case -ERANGE:
-		return log_error("passphrase too short (at least %d bytes)", SBX_PASSPHRASE_MIN),
-		       -ERANGE;
-	case -EILSEQ:
-		return log_error("the two passphrases differ"), r;
-	case -ENXIO:
-		return log_error("no terminal for the passphrase; use --passphrase-file"), r;
-	default:
-		return log_error_errno(r, "cannot read the passphrase");
-	}
-}
-
-static int cmd_backup(void)
-{
-	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL;
-	_cleanup_(sbx_secret_freep) struct sbx_secret *pass = NULL;
-	_cleanup_free_ char *text = NULL;
-	_cleanup_close_ int fd = -1;
-	int r;
-
-	if (!arg_out)
-		return log_error("backup needs --out FILE"), R_USAGE;
-	if (load(&kr) < 0)
-		return SBX_EXIT_CONFIG;
-	if (passphrase(true, &pass) < 0)
-		return EXIT_FAIL;
-	r = sbx_backup_write(kr, pass, SBX_BACKUP_OPSLIMIT, SBX_BACKUP_MEMLIMIT, &text);
-	if (r < 0)
-		return log_error_errno(r, "cannot encrypt the backup"), EXIT_FAIL;
-	fd = open(arg_out,
-		  O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (arg_force ? O_TRUNC : O_EXCL),
-		  0600);
-	if (fd < 0)
-		return log_error_errno(errno, "cannot create '%s'%s", arg_out,
-				       errno == EEXIST ? " (exists; --force replaces it)" : ""),
-		       EXIT_FAIL;
-	r = sbx_fd_write_all(fd, text, strlen(text));
-	if (r >= 0 && fsync(fd) < 0)
-		r = -errno;
-	if (r < 0)
-		return log_error_errno(r, "cannot write '%s'", arg_out), EXIT_FAIL;
-	(void)printf("backup of %zu keys (next id %" PRIu32 ") written to %s\n",
-		     sbx_keyring_count(kr), sbx_keyring_next_id(kr), arg_out);
-	return 0;
-}
-
-static int cmd_restore(void)
-{
-	_cleanup_(sbx_keyring_freep) struct sbx_keyring *kr = NULL, *old = NULL;
-	_cleanup_(sbx_secret_freep) struct sbx_secret *pass = NULL;
-	_cleanup_free_ char *text = NULL;
-	_cleanup_close_ int lock = -1;
-	char err[SBX_KEYRING_ERR_MAX] = "";
-	bool exists;
-	int r;
-
-	if (!arg_in)
-		return log_error("restore needs --in FILE"), R_USAGE;
-	r = sbx_fd_read_file(arg_in, 4 * SBX_KEYRING_MAX_SIZE, &text, NULL);
-	if (r < 0)
-		return log_error_errno(r, "cannot read '%s'", arg_in), EXIT_FAIL;
-	if (make_keyring_dir() < 0)
-		return EXIT_FAIL;
-	lock = sbx_keyring_lock(keyring_path());
-	if (lock < 0)
-		return log_error_errno(lock, "cannot lock '%s'", keyring_path());
-	exists = access(keyring_path(), F_OK) == 0;
-	if (exists && !arg_force)
-		return log_error("keyring '%s' exists; restore replaces it only with --force",
-				 keyring_path()),
-		       EXIT_FAIL;
-	if (passphrase(false, &pass) < 0)
-		return EXIT_FAIL;
-	r = sbx_backup_read(text, pass, &kr, err, sizeof(err));
-	if (r < 0)
-		return log_error("backup '%s': %s", arg_in, err), EXIT_FAIL;
-	/* Ids are never reused: keep the live keyring's next id if it is further on. */
-	if (exists) {
-		r = load_from(keyring_path(), &old, err, sizeof(err));
-		if (r >= 0)
-			sbx_keyring_raise_next_id(kr, sbx_keyring_next_id(old));
-		else
-			log_warning("the keyring being replaced is unreadable (%s); next id comes "
-				    "from the backup",
-				    err);
-	}
-	if (save(kr, !exists) < 0)
-		return EXIT_FAIL;
-	(void)printf("restored %zu keys (primary %" PRIu32 ", next id %" PRIu32 ") to %s\n",
-		     sbx_keyring_count(kr), sbx_keyring_primary_id(kr), sbx_keyring_next_id(kr),
-		     keyring_path());
 	return 0;
 }
 
@@ -453,17 +350,18 @@ static int cmd_import_fernet(void)
 	int r;
 
 	if (!arg_fernet_key_file)
-		return log_error("import-fernet needs --fernet-key-file FILE"), R_USAGE;
-	if (load(&kr) < 0)
+		return log_error("import-fernet needs --fernet-key-file FILE"), SBX_CMD_KEYS_USAGE;
+	if (sbx_cmd_keys_load(&kr) < 0)
 		return SBX_EXIT_CONFIG;
 	fd = open(arg_fernet_key_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return log_error_errno(errno, "cannot open '%s'", arg_fernet_key_file), EXIT_FAIL;
+		return log_error_errno(errno, "cannot open '%s'", arg_fernet_key_file),
+		       SBX_CMD_KEYS_FAIL;
 	r = sbx_fernet_key_read_fd(fd, &fkey);
 	if (r < 0)
 		return log_error("'%s' does not hold a Fernet key (32 bytes of base64url)",
 				 arg_fernet_key_file),
-		       EXIT_FAIL;
+		       SBX_CMD_KEYS_FAIL;
 	/* Lines carry contexts and ciphertext only; stdio buffers are fine for them. */
 	while (getline(&line, &cap, stdin) >= 0) {
 		_cleanup_free_ char *blob = NULL;
@@ -494,9 +392,9 @@ static int cmd_import_fernet(void)
 		ok++;
 	}
 	if (fflush(stdout) != 0)
-		return log_error_errno(errno, "cannot write the output"), EXIT_FAIL;
+		return log_error_errno(errno, "cannot write the output"), SBX_CMD_KEYS_FAIL;
 	log_info("imported %zu, failed %zu", ok, failed);
-	return failed ? EXIT_FAIL : 0;
+	return failed ? SBX_CMD_KEYS_FAIL : 0;
 }
 
 static int parse_args(int argc, char **argv)
@@ -595,7 +493,7 @@ int sbx_cmd_keys(int argc, char **argv)
 		return SBX_EXIT_USAGE;
 	}
 	if (harden() < 0)
-		return EXIT_FAIL;
+		return SBX_CMD_KEYS_FAIL;
 	if (strcmp(verb, "retire") == 0 || strcmp(verb, "activate") == 0 ||
 	    strcmp(verb, "destroy") == 0)
 		r = cmd_state(verb, id);
@@ -610,15 +508,15 @@ int sbx_cmd_keys(int argc, char **argv)
 	else if (strcmp(verb, "verify") == 0)
 		r = cmd_verify();
 	else if (strcmp(verb, "backup") == 0)
-		r = cmd_backup();
+		r = sbx_cmd_keys_backup_write(arg_out, arg_passphrase_file, arg_force);
 	else if (strcmp(verb, "restore") == 0)
-		r = cmd_restore();
+		r = sbx_cmd_keys_backup_restore(arg_in, arg_passphrase_file, arg_force);
 	else if (strcmp(verb, "import-fernet") == 0)
 		r = cmd_import_fernet();
 	else
 		return log_error("unknown keys command '%s'", verb), SBX_EXIT_USAGE;
-	/* Helpers return a positive exit status, R_USAGE, or -errno after logging. */
-	if (r == R_USAGE)
+	/* Helpers return a positive exit status, SBX_CMD_KEYS_USAGE, or -errno after logging. */
+	if (r == SBX_CMD_KEYS_USAGE)
 		return SBX_EXIT_USAGE;
-	return r < 0 ? EXIT_FAIL : r;
+	return r < 0 ? SBX_CMD_KEYS_FAIL : r;
 }

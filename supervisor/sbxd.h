@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sbxd's shared state: the server (one per process, one libuv loop), its connections and
- * its tasks. server.c owns connections and framing, tasks.c owns the task lifecycle,
- * main.c owns start-up, signals and reloads.
+ * its tasks. server.c owns connections and framing, tasks.c (with task-request.c and
+ * task-output.c) owns the task lifecycle, main.c owns start-up, signals and reloads.
  */
 #pragma once
 

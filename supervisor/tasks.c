@@ -14,80 +14,27 @@
  * Handles per task: stdout and stderr pipes, optional stdin pipe, a poll on the sandbox's
  * pidfd and one on its report pipe, and the timeout timer. The task is freed when all of
  * them are closed.
+ *
+ * The checks and copies of a run request and the opening of its blob are in task-request.c;
+ * the stdio pipes (forwarding, redaction, caps, backpressure) in task-output.c.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "common/base64.h"
 #include "common/log.h"
 #include "keys/redact.h"
 #include "keys/sealed.h"
 #include "sandbox/sandbox.h"
 #include "supervisor/proxy.h"
 #include "supervisor/records.h"
-#include "supervisor/sbxd.h"
+#include "supervisor/tasks-internal.h"
 
-#define READ_CHUNK	   16384
-#define SBX_EXEC_ENV_NAMES 256
-
-enum state {
-	QUEUED,
-	RUNNING,
-	ENDED
-};
-
-struct stream {
-	uv_pipe_t pipe;
-	struct sbx_task *task;
-	const char *name;
-	bool open;
-	bool eof;
-	uint64_t bytes;
-	bool truncated;
-	struct sbx_redactor *red;
-	char buf[READ_CHUNK];
-};
-
-struct sbx_task {
-	struct sbx_task *next, *prev;
-	struct sbx_server *srv;
-	struct sbx_conn *conn;
-	char id[48];
-	char req_id[SBX_ID_MAX + 1];
-	enum state state;
-	struct sbx_policy_entry *pe;
-	char **argv;
-	char **env; /* "NAME=value" of the request (not secret) */
-	size_t n_env;
-	char *sealed, *context, *cwd;
-	unsigned char *stdin_data;
-	size_t stdin_len;
-	uint64_t timeout_ms;
-	struct sbx_sandbox *sb;
-	struct sbx_proxy *proxy; /* network mode proxy, from exec until the task ends */
-	struct stream out, err;
-	uv_pipe_t in;
-	bool in_open;
-	uv_poll_t pidpoll, reppoll;
-	bool polls_open;
-	uv_timer_t timer;
-	bool timer_open;
-	unsigned handles; /* see task_unref */
-	bool reaped;
-	bool started_sent;
-	bool accepted_sent;
-	const char *reason; /* set by timeout, cancel, disconnect, shutdown */
-	struct sbx_sandbox_result res;
-	uint64_t t_start;
-};
-
-static uint64_t now_ms(void)
+uint64_t sbx_tasks_now_ms(void)
 {
 	struct timespec ts;
 
@@ -96,7 +43,6 @@ static uint64_t now_ms(void)
 }
 
 static void start_next(struct sbx_server *srv);
-static void resume_streams(struct sbx_task *t);
 
 static void task_unlink(struct sbx_task *t)
 {
@@ -149,7 +95,7 @@ static void on_task_handle_closed(uv_handle_t *h)
 	task_unref(h->data);
 }
 
-static void close_handle(struct sbx_task *t, uv_handle_t *h, bool *open)
+void sbx_tasks_close_handle(struct sbx_task *t, uv_handle_t *h, bool *open)
 {
 	if (!*open)
 		return;
@@ -166,20 +112,20 @@ static void task_finish(struct sbx_task *t)
 	struct sbx_server *srv = t->srv;
 	bool polls = t->polls_open;
 
-	if (t->state == RUNNING)
+	if (t->state == SBX_TASK_RUNNING)
 		srv->n_running--;
-	else if (t->state == QUEUED)
+	else if (t->state == SBX_TASK_QUEUED)
 		srv->n_queued--;
-	t->state = ENDED;
+	t->state = SBX_TASK_ENDED;
 	task_unlink(t);
 	t->proxy = sbx_proxy_stop(t->proxy);
-	close_handle(t, (uv_handle_t *)&t->out.pipe, &t->out.open);
-	close_handle(t, (uv_handle_t *)&t->err.pipe, &t->err.open);
-	close_handle(t, (uv_handle_t *)&t->in, &t->in_open);
-	close_handle(t, (uv_handle_t *)&t->timer, &t->timer_open);
-	close_handle(t, (uv_handle_t *)&t->pidpoll, &polls);
+	sbx_tasks_close_handle(t, (uv_handle_t *)&t->out.pipe, &t->out.open);
+	sbx_tasks_close_handle(t, (uv_handle_t *)&t->err.pipe, &t->err.open);
+	sbx_tasks_close_handle(t, (uv_handle_t *)&t->in, &t->in_open);
+	sbx_tasks_close_handle(t, (uv_handle_t *)&t->timer, &t->timer_open);
+	sbx_tasks_close_handle(t, (uv_handle_t *)&t->pidpoll, &polls);
 	polls = t->polls_open;
-	close_handle(t, (uv_handle_t *)&t->reppoll, &polls);
+	sbx_tasks_close_handle(t, (uv_handle_t *)&t->reppoll, &polls);
 	t->polls_open = false;
 	task_unref(t); /* the life reference */
 	start_next(srv);
@@ -187,58 +133,19 @@ static void task_finish(struct sbx_task *t)
 		uv_stop(srv->loop);
 }
 
-static bool conn_ok(const struct sbx_task *t)
+bool sbx_tasks_conn_ok(const struct sbx_task *t)
 {
 	return t->conn && !t->conn->closing;
 }
 
-static void send_event(struct sbx_task *t, const char *event, json_t *fields)
+void sbx_tasks_send_event(struct sbx_task *t, const char *event, json_t *fields)
 {
-	if (!conn_ok(t)) {
+	if (!sbx_tasks_conn_ok(t)) {
 		json_decref(fields);
 		return;
 	}
 	(void)json_object_set_new(fields, "task", json_string(t->id));
 	sbx_conn_send(t->conn, sbx_protocol_event_line(t->req_id, event, fields));
-}
-
-static void send_output(struct sbx_task *t, struct stream *s, const char *data, size_t len)
-{
-	char *b64;
-
-	if (len == 0 || !conn_ok(t))
-		return;
-	b64 = malloc(sbx_base64_len(len) + 1);
-	if (!b64)
-		return;
-	sbx_base64_encode(data, len, b64);
-	send_event(t, "output", json_pack("{s:s, s:s}", "stream", s->name, "data", b64));
-	free(b64);
-}
-
-/* Redacts (when the policy says so) and forwards a chunk; eof flushes the redactor. */
-static void forward(struct sbx_task *t, struct stream *s, const char *data, size_t len, bool eof)
-{
-	const uint64_t cap =
-	    t->pe->policy->output_max ? t->pe->policy->output_max : t->srv->cfg->output_max;
-	char *out = NULL;
-	size_t out_len = 0;
-
-	if (s->red) {
-		if (sbx_redact_feed(s->red, data, len, eof, &out, &out_len) < 0) {
-			free(out);
-			return;
-		}
-		data = out;
-		len = out_len;
-	}
-	if (cap && s->bytes + len > cap) { /* 0: no cap */
-		s->truncated = true;
-		len = s->bytes < cap ? (size_t)(cap - s->bytes) : 0;
-	}
-	s->bytes += len;
-	send_output(t, s, data, len);
-	free(out);
 }
 
 static void record_exited(struct sbx_task *t, const char *reason, const struct sbx_sandbox_error *e)
@@ -255,7 +162,7 @@ static void record_exited(struct sbx_task *t, const char *reason, const struct s
 			sbx_audit_fields_int(&f, "code", r->code);
 		if (r->end == SBX_END_SIGNALED)
 			sbx_audit_fields_int(&f, "signal", r->signal);
-		sbx_audit_fields_uint(&f, "duration_ms", now_ms() - t->t_start);
+		sbx_audit_fields_uint(&f, "duration_ms", sbx_tasks_now_ms() - t->t_start);
 		sbx_audit_fields_uint(&f, "cpu_ms", r->cpu_ms);
 		sbx_audit_fields_uint(&f, "max_rss_kb", r->max_rss_kb);
 	}
@@ -273,16 +180,16 @@ static void send_exit(struct sbx_task *t)
 	f = json_pack("{s:o, s:o, s:s, s:I, s:I, s:I}", "code",
 		      r->end == SBX_END_EXITED ? json_integer(r->code) : json_null(), "signal",
 		      r->end == SBX_END_SIGNALED ? json_integer(r->signal) : json_null(), "reason",
-		      reason, "duration_ms", (json_int_t)(now_ms() - t->t_start), "cpu_ms",
-		      (json_int_t)r->cpu_ms, "max_rss_kb", (json_int_t)r->max_rss_kb);
+		      reason, "duration_ms", (json_int_t)(sbx_tasks_now_ms() - t->t_start),
+		      "cpu_ms", (json_int_t)r->cpu_ms, "max_rss_kb", (json_int_t)r->max_rss_kb);
 	if (t->out.truncated || t->err.truncated)
 		(void)json_object_set_new(f, "output_truncated", json_true());
 	record_exited(t, reason, NULL);
-	send_event(t, "exit", f);
+	sbx_tasks_send_event(t, "exit", f);
 }
 
 /* Called when the sandbox is reaped and both pipes are at EOF. */
-static void maybe_done(struct sbx_task *t)
+void sbx_tasks_maybe_done(struct sbx_task *t)
 {
 	if (!t->reaped || (t->out.open && !t->out.eof) || (t->err.open && !t->err.eof))
 		return;
@@ -290,7 +197,7 @@ static void maybe_done(struct sbx_task *t)
 		char msg[512];
 		t->srv->stats.tasks_failed++;
 		record_exited(t, "setup_failed", &t->res.error);
-		if (conn_ok(t))
+		if (sbx_tasks_conn_ok(t))
 			sbx_conn_send(t->conn,
 				      sbx_protocol_error_line(
 					  t->req_id, SBX_E_SANDBOX_SETUP_FAILED,
@@ -306,41 +213,14 @@ static void maybe_done(struct sbx_task *t)
 /* `started` comes before any output: the payload can write before init reports its exec
  * (init learns of it only when the payload's exec closes a pipe), and a byte on the task's
  * stdout or stderr can only come from the payload, which has then been exec'd. */
-static void send_started(struct sbx_task *t)
+void sbx_tasks_send_started(struct sbx_task *t)
 {
 	if (t->started_sent)
 		return;
 	t->started_sent = true;
-	send_event(t, "started",
-		   json_pack("{s:i, s:i}", "pid", (int)sbx_sandbox_pid(t->sb), "uid",
-			     (int)sbx_sandbox_uid(t->sb)));
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct stream *s = h->data;
-
-	(void)suggested;
-	*buf = uv_buf_init(s->buf, sizeof(s->buf));
-}
-
-static void on_output(uv_stream_t *p, ssize_t nread, const uv_buf_t *buf)
-{
-	struct stream *s = p->data;
-	struct sbx_task *t = s->task;
-
-	if (nread > 0) {
-		send_started(t);
-		forward(t, s, buf->base, (size_t)nread, false);
-		explicit_bzero(buf->base, (size_t)nread); /* may have held a secret */
-		return;
-	}
-	if (nread == 0)
-		return;
-	s->eof = true;
-	(void)uv_read_stop(p);
-	forward(t, s, "", 0, true);
-	maybe_done(t);
+	sbx_tasks_send_event(t, "started",
+			     json_pack("{s:i, s:i}", "pid", (int)sbx_sandbox_pid(t->sb), "uid",
+				       (int)sbx_sandbox_uid(t->sb)));
 }
 
 static void on_reap(uv_poll_t *h, int status, int events)
@@ -357,7 +237,7 @@ static void on_reap(uv_poll_t *h, int status, int events)
 	(void)uv_poll_stop(&t->reppoll);
 	if (t->timer_open)
 		(void)uv_timer_stop(&t->timer);
-	maybe_done(t);
+	sbx_tasks_maybe_done(t);
 }
 
 static void proxy_record(void *userdata, const char *event, struct sbx_audit_fields *f)
@@ -391,7 +271,7 @@ static void on_report(uv_poll_t *h, int status, int events)
 	r = sbx_sandbox_read_report(t->sb);
 	start_proxy(t);
 	if (r == 1)
-		send_started(t);
+		sbx_tasks_send_started(t);
 	if (r < 0 || (events & UV_DISCONNECT))
 		(void)uv_poll_stop(h);
 }
@@ -400,7 +280,7 @@ static void kill_task(struct sbx_task *t, const char *reason)
 {
 	if (!t->reason)
 		t->reason = reason;
-	if (t->state == QUEUED) {
+	if (t->state == SBX_TASK_QUEUED) {
 		t->res.end = SBX_END_SIGNALED;
 		t->res.signal = 9;
 		send_exit(t);
@@ -414,126 +294,6 @@ static void kill_task(struct sbx_task *t, const char *reason)
 static void on_timeout(uv_timer_t *h)
 {
 	kill_task(h->data, "timeout");
-}
-
-/* Every refusal of a run request: recorded, then answered. Refusals are written at once but
- * made durable by the loop turn's group commit (records.c on_check), not one fdatasync each:
- * nothing ran, and a client sending thousands of refused requests must not stall the loop
- * for everyone else. */
-_printf_(4, 5) static void refuse_run(struct sbx_conn *c, const struct sbx_request *req,
-				      enum sbx_error code, const char *fmt, ...)
-{
-	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	sbx_audit_fields_str(&f, "policy", req->policy);
-	sbx_audit_fields_str(&f, "code", sbx_error_name(code));
-	sbx_audit_fields_str(&f, "message", msg);
-	(void)sbx_record(c->srv, "task.refused", &c->peer, NULL, &f);
-	sbx_conn_send_error(c, req->id, code, "%s", msg);
-}
-
-static bool accept_secret(const char *name, void *userdata)
-{
-	return sbx_policy_accepts_secret(userdata, name);
-}
-
-/* Opens the task's blob; on failure sends the error reply and returns < 0. */
-/* A sealed blob and the context it must open under. */
-struct sealed_ref {
-	const char *blob;
-	const char *context;
-};
-
-static int open_secrets(struct sbx_conn *c, const char *req_id, const char *task,
-			struct sbx_policy *p, const struct sealed_ref *ref,
-			struct sbx_secret_set **ret)
-{
-	const char *sealed = ref->blob, *context = ref->context;
-	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
-	static const char *const what[_SBX_E_MAX] = {
-	    [SBX_E_SEALED_MALFORMED] = "the sealed blob is malformed",
-	    [SBX_E_KEY_UNKNOWN] = "the blob's key is not in the keyring",
-	    [SBX_E_KEY_RETIRED] = "the blob's key is retired: rewrap it under the primary key",
-	    [SBX_E_DECRYPT_FAILED] = "the blob does not open under this context",
-	    [SBX_E_SECRET_NOT_ALLOWED] = "the blob holds a secret name the policy does not accept",
-	};
-	enum sbx_error code;
-	int r;
-
-	*ret = NULL;
-	if (!sealed)
-		return 0;
-	r = sbx_sealed_open(c->srv->keyring, sealed, context, accept_secret, p, ret);
-	if (r >= 0)
-		return 0; /* recorded by record_opened() once the task is requested */
-	code = sbx_sealed_error(r);
-	c->srv->stats.tasks_denied++;
-	sbx_audit_fields_str(&f, "code", sbx_error_name(code));
-	sbx_audit_fields_str(&f, "context", context);
-	sbx_audit_fields_str(&f, "policy", p->name);
-	(void)sbx_record(c->srv, "secrets.refused", &c->peer, task, &f);
-	sbx_conn_send_error(c, req_id, code, "%s (policy '%s')",
-			    what[code] ? what[code] : "the sealed blob could not be opened",
-			    p->name);
-	return r;
-}
-
-/* secrets.opened, for a task that starts now with the set it will receive. */
-static void record_opened(struct sbx_task *t, struct sbx_secret_set *set)
-{
-	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
-	const char *names[SBX_SECRET_SET_MAX];
-	size_t n = sbx_secret_set_count(set);
-
-	for (size_t i = 0; i < n && i < SBX_SECRET_SET_MAX; i++)
-		names[i] = sbx_secret_set_name(set, i);
-	sbx_audit_fields_uint(&f, "key_id", sbx_secret_set_key_id(set));
-	sbx_audit_fields_str(&f, "context", t->context);
-	sbx_audit_fields_strv(&f, "names", names, n);
-	(void)sbx_record(t->srv, "secrets.opened", t->conn ? &t->conn->peer : NULL, t->id, &f);
-}
-
-static void on_stdin_written(uv_write_t *w, int status)
-{
-	struct sbx_task *t = w->data;
-
-	free(w);
-	if (status != UV_ECANCELED)
-		close_handle(t, (uv_handle_t *)&t->in, &t->in_open);
-}
-
-static int open_stream(struct sbx_task *t, struct stream *s, int fd, const char *name)
-{
-	s->task = t;
-	s->name = name;
-	if (uv_pipe_init(t->srv->loop, &s->pipe, 0) < 0)
-		return -ENOMEM;
-	s->pipe.data = s;
-	s->open = true;
-	if (uv_pipe_open(&s->pipe, fd) < 0) {
-		(void)close(fd);
-		return -EIO;
-	}
-	if (!t->conn->throttled)
-		(void)uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_output);
-	return 0;
-}
-
-static char **build_envp(struct sbx_task *t, struct sbx_secret_set *set)
-{
-	char *const *senv = NULL;
-	char **envp = NULL;
-
-	if (set && sbx_secret_set_envp(set, &senv) < 0)
-		return NULL;
-	if (sbx_sandbox_envp_net(t->pe->policy->net, t->env, t->n_env, senv, &envp) < 0)
-		return NULL;
-	return envp;
 }
 
 static int record_started(struct sbx_task *t)
@@ -563,13 +323,13 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 	struct sbx_policy *p = t->pe->policy;
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1};
 	struct sbx_sandbox_error err;
-	char **envp = build_envp(t, set);
+	char **envp = sbx_task_request_envp(t, set);
 	char msg[512];
 	int r = -ENOMEM;
 
-	t->t_start = now_ms();
+	t->t_start = sbx_tasks_now_ms();
 	if (set)
-		record_opened(t, set);
+		sbx_task_request_record_opened(t, set);
 	if (envp && pipe2(outp, O_CLOEXEC) == 0 && pipe2(errp, O_CLOEXEC) == 0 &&
 	    (!t->stdin_data || pipe2(inp, O_CLOEXEC) == 0)) {
 		const struct sbx_sandbox_params params = {
@@ -625,24 +385,13 @@ static void start_task(struct sbx_task *t, struct sbx_secret_set *set)
 		return;
 	}
 	if (!t->accepted_sent) {
-		send_event(t, "accepted", json_object());
+		sbx_tasks_send_event(t, "accepted", json_object());
 		t->accepted_sent = true;
 	}
-	(void)open_stream(t, &t->out, outp[0], "stdout");
-	(void)open_stream(t, &t->err, errp[0], "stderr");
-	if (t->stdin_data) {
-		uv_buf_t b = uv_buf_init((char *)t->stdin_data, (unsigned)t->stdin_len);
-		uv_write_t *w = calloc(1, sizeof(*w));
-		(void)uv_pipe_init(t->srv->loop, &t->in, 0);
-		t->in_open = true;
-		if (!w || uv_pipe_open(&t->in, inp[1]) < 0 ||
-		    uv_write(w, (uv_stream_t *)&t->in, &b, 1, on_stdin_written) < 0) {
-			free(w);
-			close_handle(t, (uv_handle_t *)&t->in, &t->in_open);
-		} else {
-			w->data = t;
-		}
-	}
+	(void)sbx_task_output_open(t, &t->out, outp[0], "stdout");
+	(void)sbx_task_output_open(t, &t->err, errp[0], "stderr");
+	if (t->stdin_data)
+		sbx_task_output_write_stdin(t, inp[1]);
 	(void)uv_poll_init(t->srv->loop, &t->pidpoll, sbx_sandbox_pidfd(t->sb));
 	(void)uv_poll_init(t->srv->loop, &t->reppoll, sbx_sandbox_report_fd(t->sb));
 	t->pidpoll.data = t->reppoll.data = t;
@@ -663,157 +412,24 @@ static void start_next(struct sbx_server *srv)
 	     t = n) {
 		struct sbx_secret_set *set = NULL;
 		n = t->next;
-		if (t->state != QUEUED)
+		if (t->state != SBX_TASK_QUEUED)
 			continue;
 		srv->n_queued--;
 		srv->n_running++;
 		srv->stats.tasks_run++;
-		t->state = RUNNING;
+		t->state = SBX_TASK_RUNNING;
 		if (t->conn->closing) {
 			task_finish(t);
 			continue;
 		}
-		if (open_secrets(t->conn, t->req_id, t->id, t->pe->policy,
-				 &(struct sealed_ref){t->sealed, t->context}, &set) < 0) {
+		if (sbx_task_request_open_secrets(t->conn, t->req_id, t->id, t->pe->policy,
+						  &(struct sbx_task_sealed){t->sealed, t->context},
+						  &set) < 0) {
 			task_finish(t);
 			continue;
 		}
 		start_task(t, set);
 	}
-}
-
-static bool valid_env_name(const char *s)
-{
-	if (!*s || strlen(s) > 128 ||
-	    !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_'))
-			return false;
-	return true;
-}
-
-/* Every check that needs no resource; sends the error and returns false on refusal. */
-static bool check_run(struct sbx_conn *c, struct sbx_request *req, struct sbx_policy_entry **ret_pe,
-		      uint64_t *ret_timeout)
-{
-	struct sbx_server *srv = c->srv;
-	struct sbx_policy_entry *pe = sbx_policies_get(srv->policies, req->policy);
-	struct sbx_policy *p;
-	const char *k;
-	json_t *v;
-
-	if (srv->draining) {
-		refuse_run(c, req, SBX_E_BUSY, "sbxd is shutting down");
-		return false;
-	}
-	if (!pe) {
-		refuse_run(c, req, SBX_E_POLICY_UNKNOWN, "unknown policy '%.64s'", req->policy);
-		return false;
-	}
-	p = pe->policy;
-	if (!sbx_authz_policy(srv->cfg, &c->peer, p)) {
-		srv->stats.tasks_denied++;
-		refuse_run(c, req, SBX_E_UNAUTHORIZED, "uid %u may not run tasks under policy '%s'",
-			   (unsigned)c->peer.uid, p->name);
-		return false;
-	}
-	json_object_foreach(req->env, k, v)
-	{
-		if (!valid_env_name(k) || !sbx_policy_accepts_env(p, k)) {
-			refuse_run(c, req, SBX_E_POLICY_VIOLATION,
-				   "policy '%s' does not let a request set env '%.64s'", p->name,
-				   k);
-			return false;
-		}
-	}
-	*ret_timeout = p->timeout_default_ms;
-	if (req->timeout_ms) {
-		uint64_t limit = p->timeout_default_ms ? p->timeout_default_ms : p->timeout_max_ms;
-		if (limit && req->timeout_ms > limit) {
-			refuse_run(c, req, SBX_E_POLICY_VIOLATION,
-				   "timeout_ms %llu is above the limit of policy '%s' "
-				   "(%llu); a request may only lower it",
-				   (unsigned long long)req->timeout_ms, p->name,
-				   (unsigned long long)limit);
-			return false;
-		}
-		*ret_timeout = req->timeout_ms;
-	}
-	if (req->cwd && req->cwd[0] != '/') {
-		refuse_run(c, req, SBX_E_BAD_REQUEST, "'cwd' must be an absolute path");
-		return false;
-	}
-	if (srv->n_running >= srv->cfg->max_tasks && srv->n_queued >= srv->cfg->max_queued) {
-		refuse_run(c, req, SBX_E_BUSY, "%u tasks running and %u queued: at the limits",
-			   srv->n_running, srv->n_queued);
-		return false;
-	}
-	*ret_pe = pe;
-	return true;
-}
-
-static int copy_request(struct sbx_task *t, struct sbx_request *req)
-{
-	size_t n = json_array_size(req->argv), i;
-	const char *k;
-	json_t *v;
-
-	t->argv = calloc(n + 1, sizeof(char *));
-	t->env = calloc(json_object_size(req->env) + 1, sizeof(char *));
-	if (!t->argv || !t->env)
-		return -ENOMEM;
-	json_array_foreach(req->argv, i,
-			   v) if (!(t->argv[i] = strdup(json_string_value(v)))) return -ENOMEM;
-	json_object_foreach(req->env, k, v) if (asprintf(&t->env[t->n_env++], "%s=%s", k,
-							 json_string_value(v)) < 0) return -ENOMEM;
-	if ((req->sealed && !(t->sealed = strdup(req->sealed))) ||
-	    (req->context && !(t->context = strdup(req->context))) ||
-	    (req->cwd && !(t->cwd = strdup(req->cwd))))
-		return -ENOMEM;
-	if (req->stdin_b64) {
-		size_t len = strlen(req->stdin_b64);
-		long k2;
-		t->stdin_data = malloc(len / 4 * 3 + 3);
-		if (!t->stdin_data)
-			return -ENOMEM;
-		k2 = sbx_base64_decode(req->stdin_b64, len, t->stdin_data);
-		if (k2 < 0)
-			return -EINVAL;
-		t->stdin_len = (size_t)k2;
-		if (k2 == 0) {
-			free(t->stdin_data);
-			t->stdin_data = NULL;
-		}
-	}
-	return 0;
-}
-
-/* commit: a queued task's acceptance depends on this record alone; a task that starts now
- * is committed once, together with its task.started record. */
-static int record_requested(struct sbx_task *t, const struct sbx_request *req, bool commit)
-{
-	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
-	const char *names[SBX_EXEC_ENV_NAMES];
-	size_t n = 0;
-	const char *k;
-	json_t *v;
-	int r;
-
-	json_object_foreach(req->env, k, v) if (n < SBX_EXEC_ENV_NAMES) names[n++] = k;
-	sbx_audit_fields_str(&f, "policy", t->pe->policy->name);
-	sbx_audit_fields_str(&f, "program", t->argv[0]);
-	sbx_audit_fields_uint(&f, "argc", json_array_size(req->argv));
-	sbx_audit_fields_strv(&f, "env", names, n);
-	sbx_audit_fields_bool(&f, "sealed", req->sealed != NULL);
-	if (req->context)
-		sbx_audit_fields_str(&f, "context", req->context);
-	sbx_audit_fields_uint(&f, "timeout_ms", t->timeout_ms);
-	r = sbx_record(t->srv, "task.requested", &t->conn->peer, t->id, &f);
-	if (r >= 0 && commit)
-		r = sbx_records_commit(t->srv);
-	return r;
 }
 
 void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
@@ -827,14 +443,15 @@ void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
 	bool now;
 	int r;
 
-	if (!check_run(c, req, &pe, &timeout))
+	if (!sbx_task_request_check(c, req, &pe, &timeout))
 		return;
 	(void)snprintf(id, sizeof(id), "sbxd-%d-%llu", (int)getpid(),
 		       (unsigned long long)++srv->next_task);
 	now = srv->n_running < srv->cfg->max_tasks;
 	/* Open the blob first: a bad one is refused before anything is accepted. */
-	if (open_secrets(c, req->id, id, pe->policy,
-			 &(struct sealed_ref){req->sealed, req->context}, &set) < 0)
+	if (sbx_task_request_open_secrets(c, req->id, id, pe->policy,
+					  &(struct sbx_task_sealed){req->sealed, req->context},
+					  &set) < 0)
 		return;
 	if (!now)
 		set = sbx_secret_set_free(set); /* reopened when the task leaves the queue */
@@ -851,15 +468,15 @@ void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
 	c->n_tasks++;
 	t->pe = sbx_policy_entry_ref(pe);
 	t->timeout_ms = timeout;
-	t->t_start = now_ms();
-	t->state = QUEUED;
+	t->t_start = sbx_tasks_now_ms();
+	t->state = SBX_TASK_QUEUED;
 	srv->n_queued++;
 	(void)snprintf(t->req_id, sizeof(t->req_id), "%s", req->id);
 	(void)snprintf(t->id, sizeof(t->id), "%s", id);
 	for (tail = &srv->tasks; *tail; tail = &(*tail)->next)
 		t->prev = *tail;
 	*tail = t;
-	r = copy_request(t, req);
+	r = sbx_task_request_copy(t, req);
 	if (r < 0) {
 		sbx_secret_set_free(set);
 		sbx_conn_send_error(c, req->id, r == -EINVAL ? SBX_E_BAD_REQUEST : SBX_E_INTERNAL,
@@ -867,7 +484,7 @@ void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
 		task_finish(t);
 		return;
 	}
-	if (record_requested(t, req, !now) < 0) {
+	if (sbx_task_request_record(t, req, !now) < 0) {
 		sbx_secret_set_free(set);
 		sbx_conn_send_error(c, req->id, SBX_E_AUDIT_UNAVAILABLE,
 				    "the audit log cannot be written: no task runs unaudited");
@@ -875,14 +492,14 @@ void sbx_tasks_run(struct sbx_conn *c, struct sbx_request *req)
 		return;
 	}
 	if (!now) {
-		send_event(t, "accepted", json_object());
+		sbx_tasks_send_event(t, "accepted", json_object());
 		t->accepted_sent = true;
 		return;
 	}
 	srv->n_queued--;
 	srv->n_running++;
 	srv->stats.tasks_run++;
-	t->state = RUNNING;
+	t->state = SBX_TASK_RUNNING;
 	start_task(t, set);
 }
 
@@ -906,7 +523,7 @@ void sbx_tasks_cancel(struct sbx_conn *c, struct sbx_request *req)
 void sbx_tasks_list(struct sbx_conn *c, struct sbx_request *req)
 {
 	json_t *a = json_array();
-	const uint64_t now = now_ms();
+	const uint64_t now = sbx_tasks_now_ms();
 
 	for (struct sbx_task *t = c->srv->tasks; t; t = t->next) {
 		if (!may_see(c, t))
@@ -914,7 +531,7 @@ void sbx_tasks_list(struct sbx_conn *c, struct sbx_request *req)
 		(void)json_array_append_new(
 		    a, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I}", "task", t->id, "policy",
 				 t->pe->policy->name, "state",
-				 t->state == QUEUED ? "queued" : "running", "pid",
+				 t->state == SBX_TASK_QUEUED ? "queued" : "running", "pid",
 				 t->sb ? (int)sbx_sandbox_pid(t->sb) : 0, "uid",
 				 t->sb ? (int)sbx_sandbox_uid(t->sb) : 0, "client_uid",
 				 t->conn ? (int)t->conn->peer.uid : -1, "age_ms",
@@ -932,35 +549,16 @@ void sbx_tasks_conn_closed(struct sbx_conn *c)
 		/* Pipes paused for this client's backpressure would never reach EOF: drain
 		 * them (the output goes nowhere now) so the task can end and free its slot. */
 		if (c->throttled)
-			resume_streams(t);
+			sbx_task_output_set_paused(t, false);
 		kill_task(t, "disconnected");
 	}
-}
-
-static void set_streams(struct sbx_task *t, bool pause)
-{
-	struct stream *s[2] = {&t->out, &t->err};
-
-	for (int i = 0; i < 2; i++) {
-		if (!s[i]->open || s[i]->eof)
-			continue;
-		if (pause)
-			(void)uv_read_stop((uv_stream_t *)&s[i]->pipe);
-		else
-			(void)uv_read_start((uv_stream_t *)&s[i]->pipe, on_alloc, on_output);
-	}
-}
-
-static void resume_streams(struct sbx_task *t)
-{
-	set_streams(t, false);
 }
 
 void sbx_tasks_throttle(struct sbx_conn *c, bool pause)
 {
 	for (struct sbx_task *t = c->srv->tasks; t; t = t->next)
 		if (t->conn == c)
-			set_streams(t, pause);
+			sbx_task_output_set_paused(t, pause);
 }
 
 void sbx_tasks_kill_all(struct sbx_server *srv, const char *reason)
