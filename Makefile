@@ -145,7 +145,7 @@ asan:
 # fails a stop on any error, definite/indirect leak or fd left open). Sandbox children leave
 # valgrind right after clone (sandbox/spawn.c). VALGRIND_TESTS narrows the set (CI: a subset).
 VALGRIND_TESTS ?= test-sbxd test-sbxd-ops test-sbxd-wire test-sbxd-authz test-sbxd-keys \
-  test-audit-sbxd test-soak
+  test-audit-sbxd test-soak test-proxy test-proxy-relay test-cgroup
 VALGRIND_SHIM = $(B)/tests/valgrind-seccomp-shim.so
 VALGRIND_CMD = env LD_PRELOAD=$(abspath $(VALGRIND_SHIM)) valgrind --leak-check=full \
   --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
