@@ -522,7 +522,7 @@ static void nobody_runs(int in, int out)
 		(void)sbx_client_test_sendf(c, "{s:s, s:s, s:s, s:[s]}", "id", "u", "op", "run",
 					    "policy", "nope", "argv", "/bin/true");
 	for (int i = 0; i < 5; i++) {
-		char id[8];
+		char id[16];
 		(void)snprintf(id, sizeof(id), "r%d", i);
 		(void)sbx_client_test_sendf(c, "{s:s, s:s, s:s, s:[s]}", "id", id, "op", "run",
 					    "policy", "open", "argv", "/bin/true");
@@ -537,7 +537,7 @@ static void nobody_runs(int in, int out)
 	}
 	for (int i = 0; i < 5 && len < sizeof(buf) - 256; i++) {
 		struct sbx_client_test_task t;
-		char id[8];
+		char id[16];
 		(void)snprintf(id, sizeof(id), "r%d", i);
 		if (sbx_client_test_wait(c, id, 10000, &t) < 0)
 			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s:timeout;", id);
