@@ -145,8 +145,8 @@ static void get_rate(struct ctx *c, json_t *v, const char *name, struct sbx_rate
 			bad(c, name, "per_second must be an integer from 0 (off) to %u",
 			    SBX_RATE_MAX);
 		else if (b && (!json_is_integer(b) || json_integer_value(b) < 1 ||
-			       json_integer_value(b) > 2 * SBX_RATE_MAX))
-			bad(c, name, "burst must be an integer from 1 to %u", 2 * SBX_RATE_MAX);
+			       json_integer_value(b) > (json_int_t)SBX_BURST_MAX))
+			bad(c, name, "burst must be an integer from 1 to %u", SBX_BURST_MAX);
 		else if (c->errors == errors)
 			*dst = (struct sbx_rate){(uint32_t)json_integer_value(n),
 						 b ? (uint32_t)json_integer_value(b)
