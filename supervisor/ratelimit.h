@@ -22,6 +22,7 @@ struct sbx_rate {
 };
 
 #define SBX_RATE_MAX	   1000000U
+#define SBX_BURST_MAX	   (2 * SBX_RATE_MAX)
 #define SBX_RATELIMIT_UIDS 4096U
 
 struct sbx_ratelimit;
