@@ -121,3 +121,15 @@ bool sbx_authz_policy(const struct sbx_config *cfg, const struct sbx_peer *peer,
 	}
 	return by_policy;
 }
+
+struct sbx_rate sbx_authz_run_rate(const struct sbx_config *cfg, const struct sbx_peer *peer)
+{
+	for (size_t i = 0; i < cfg->n_clients; i++)
+		if (cfg->clients[i].has_run_rate && rule_matches(&cfg->clients[i], peer))
+			return cfg->clients[i].run_rate;
+	/* Root can stop sbxd anyway; its own tools (and the soak test, ~300 starts a second)
+	 * are not held to the default. */
+	if (peer->uid == 0)
+		return (struct sbx_rate){0, 0};
+	return cfg->run_rate;
+}

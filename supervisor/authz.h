@@ -29,3 +29,6 @@ unsigned sbx_authz_ops(const struct sbx_config *cfg, const struct sbx_peer *peer
 /* May the peer run tasks under this policy (config rules and the policy's own clients)? */
 bool sbx_authz_policy(const struct sbx_config *cfg, const struct sbx_peer *peer,
 		      const struct sbx_policy *p);
+/* The rate of task starts for the peer: the run_rate of the first client rule that names it
+ * and sets one, else limits.run_rate; root only by a rule (it is exempt by default). */
+struct sbx_rate sbx_authz_run_rate(const struct sbx_config *cfg, const struct sbx_peer *peer);

@@ -111,6 +111,54 @@ static void get_u32(struct ctx *c, json_t *obj, const char *name, uint32_t *dst,
 	*dst = (uint32_t)json_integer_value(v);
 }
 
+/* A rate of task starts: "off" or 0, "N/s" (burst 2N), or {"per_second": N, "burst": M}. */
+static void get_rate(struct ctx *c, json_t *v, const char *name, struct sbx_rate *dst)
+{
+	static const char *const known[] = {"per_second", "burst", NULL};
+	const char *s = json_string_value(v);
+	json_t *n, *b;
+
+	if (json_is_integer(v) && json_integer_value(v) == 0) {
+		*dst = (struct sbx_rate){0, 0};
+		return;
+	}
+	if (s && strlen(s) == json_string_length(v)) {
+		char *end;
+		unsigned long r;
+		if (strcmp(s, "off") == 0) {
+			*dst = (struct sbx_rate){0, 0};
+			return;
+		}
+		r = s[0] >= '1' && s[0] <= '9' ? strtoul(s, &end, 10) : 0;
+		if (r >= 1 && r <= SBX_RATE_MAX && strcmp(end, "/s") == 0) {
+			*dst = (struct sbx_rate){(uint32_t)r, 2 * (uint32_t)r};
+			return;
+		}
+	}
+	if (json_is_object(v)) {
+		int errors = c->errors;
+		check_keys(c, v, name, known);
+		n = json_object_get(v, "per_second");
+		b = json_object_get(v, "burst");
+		if (!json_is_integer(n) || json_integer_value(n) < 0 ||
+		    json_integer_value(n) > SBX_RATE_MAX)
+			bad(c, name, "per_second must be an integer from 0 (off) to %u",
+			    SBX_RATE_MAX);
+		else if (b && (!json_is_integer(b) || json_integer_value(b) < 1 ||
+			       json_integer_value(b) > (json_int_t)SBX_BURST_MAX))
+			bad(c, name, "burst must be an integer from 1 to %u", SBX_BURST_MAX);
+		else if (c->errors == errors)
+			*dst = (struct sbx_rate){(uint32_t)json_integer_value(n),
+						 b ? (uint32_t)json_integer_value(b)
+						   : 2 * (uint32_t)json_integer_value(n)};
+		return;
+	}
+	bad(c, name,
+	    "must be \"off\", a rate like \"50/s\" (1 to %u a second, burst twice that) or "
+	    "{\"per_second\": N, \"burst\": M}",
+	    SBX_RATE_MAX);
+}
+
 static void parse_socket(struct ctx *c, json_t *s, struct sbx_config *cfg)
 {
 	static const char *const known[] = {"path", "mode", "group", NULL};
@@ -170,9 +218,10 @@ static void parse_audit(struct ctx *c, json_t *a, struct sbx_config *cfg)
 
 static void parse_limits(struct ctx *c, json_t *l, struct sbx_config *cfg)
 {
-	static const char *const known[] = {"max_tasks",    "max_queued",     "max_connections",
-					    "max_frame",    "output_max",     "write_buffer",
-					    "idle_timeout", "shutdown_grace", NULL};
+	static const char *const known[] = {
+	    "max_tasks",    "max_queued",   "max_connections", "max_frame", "output_max",
+	    "write_buffer", "idle_timeout", "shutdown_grace",  "run_rate",  NULL};
+	json_t *v;
 
 	if (!json_is_object(l)) {
 		bad(c, "limits", "must be an object");
@@ -187,6 +236,8 @@ static void parse_limits(struct ctx *c, json_t *l, struct sbx_config *cfg)
 	get_size(c, l, "write_buffer", "limits.write_buffer", &cfg->write_buffer, false);
 	get_size(c, l, "idle_timeout", "limits.idle_timeout", &cfg->idle_timeout_ms, true);
 	get_size(c, l, "shutdown_grace", "limits.shutdown_grace", &cfg->shutdown_grace_ms, true);
+	if ((v = json_object_get(l, "run_rate")))
+		get_rate(c, v, "limits.run_rate", &cfg->run_rate);
 	if (cfg->max_frame < 1024 || cfg->max_frame > (64U << 20))
 		bad(c, "limits.max_frame", "must be between 1K and 64M");
 	if (cfg->write_buffer < 65536)
@@ -216,8 +267,8 @@ static const char *rule_string(json_t *v)
 
 static void parse_rule(struct ctx *c, json_t *r, size_t i, struct sbx_client_rule *rule)
 {
-	static const char *const known[] = {"uids", "groups", "ops", "policies", NULL};
-	char where[64];
+	static const char *const known[] = {"uids", "groups", "ops", "policies", "run_rate", NULL};
+	char where[64], rate_key[80];
 	json_t *v, *a;
 	size_t j;
 
@@ -279,6 +330,11 @@ static void parse_rule(struct ctx *c, json_t *r, size_t i, struct sbx_client_rul
 				rule->policies[rule->n_policies++] = name;
 		}
 	}
+	if ((v = json_object_get(r, "run_rate"))) {
+		(void)snprintf(rate_key, sizeof(rate_key), "%s.run_rate", where);
+		rule->has_run_rate = true;
+		get_rate(c, v, rate_key, &rule->run_rate);
+	}
 	if (rule->n_uids == 0 && rule->n_gids == 0)
 		bad(c, where, "names no uid and no group");
 }
@@ -307,6 +363,7 @@ static struct sbx_config *defaults(void)
 	cfg->write_buffer = 1U << 20;
 	cfg->idle_timeout_ms = 300000;
 	cfg->shutdown_grace_ms = 30000;
+	cfg->run_rate = (struct sbx_rate){100, 200};
 	return cfg;
 }
 

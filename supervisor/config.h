@@ -11,6 +11,8 @@
 
 #include <sys/types.h>
 
+#include "supervisor/ratelimit.h"
+
 #define SBX_CONFIG_DEFAULT_PATH SBX_SYSCONFDIR "/sbx/sbxd.json"
 
 /* Which ops a client rule grants (bit per enum sbx_op). */
@@ -22,6 +24,8 @@ struct sbx_client_rule {
 	unsigned ops;	 /* bit mask of 1u << enum sbx_op */
 	char **policies; /* NULL: every policy */
 	size_t n_policies;
+	bool has_run_rate; /* run_rate set: overrides limits.run_rate for these peers */
+	struct sbx_rate run_rate;
 };
 
 struct sbx_config {
@@ -48,6 +52,7 @@ struct sbx_config {
 	uint64_t write_buffer;
 	uint64_t idle_timeout_ms;
 	uint64_t shutdown_grace_ms;
+	struct sbx_rate run_rate; /* task starts per uid but root (authz.c sbx_authz_run_rate) */
 	struct sbx_client_rule *clients;
 	size_t n_clients;
 	bool dev;

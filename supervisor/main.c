@@ -451,6 +451,7 @@ int main(int argc, char **argv)
 	(void)uv_loop_close(server.loop);
 	sbx_policies_free(server.policies);
 	sbx_keyring_free(server.keyring);
+	sbx_ratelimit_free(server.run_rate);
 	sbx_config_free(server.cfg);
 	log_info("stopped");
 	return 0;

@@ -16,6 +16,7 @@
 #include "supervisor/frame.h"
 #include "supervisor/policies.h"
 #include "supervisor/protocol.h"
+#include "supervisor/ratelimit.h"
 
 struct sbx_audit;
 struct sbx_keyring;
@@ -64,8 +65,9 @@ struct sbx_server {
 	uv_check_t audit_check;
 	uv_timer_t audit_timer;
 	struct sbx_stats stats;
-	bool fd_short;	     /* refusing connections for want of file descriptors */
-	uint64_t fd_refused; /* connections refused in the current shortage */
+	bool fd_short;			/* refusing connections for want of file descriptors */
+	uint64_t fd_refused;		/* connections refused in the current shortage */
+	struct sbx_ratelimit *run_rate; /* per-uid task starts (server.c) */
 };
 
 /* server.c */

@@ -11,7 +11,10 @@
  *     bytes of an unfinished line do not count, so a client trickling a line a byte at a time
  *     (slowloris) is closed as if idle;
  *   - a connection is refused (`busy`) when accepting it would leave fewer file descriptors
- *     than the tasks of the connections sbxd has need (see fds_short()).
+ *     than the tasks of the connections sbxd has need (see fds_short());
+ *   - task starts are limited per peer uid (run_rate(), ratelimit.c): a uid that connects, runs
+ *     and hangs up in a loop costs a sandbox start and kill each time, and would otherwise
+ *     take the CPU from everyone else.
  * Consumed request bytes are wiped: `seal` lines carry secret values.
  */
 #include <errno.h>
@@ -178,6 +181,37 @@ static void reply_stats(struct sbx_conn *c, const struct sbx_request *req)
 			  "clients", (int)c->srv->n_conns, "errors", codes)));
 }
 
+/* A run, within the peer uid's rate of task starts. The token is taken before the request is
+ * looked at and given back when it started and queued nothing (refused for another reason),
+ * so only real starts count. Refusals are recorded once per uid and second ("suppressed"
+ * counts the ones not recorded before it): a flood must not fill the audit log. */
+static void run(struct sbx_conn *c, struct sbx_request *req)
+{
+	struct sbx_server *srv = c->srv;
+	const struct sbx_rate rate = sbx_authz_run_rate(srv->cfg, &c->peer);
+	const uint64_t now = uv_now(srv->loop), next = srv->next_task;
+	uint64_t suppressed = 0;
+
+	if (sbx_ratelimit_take(srv->run_rate, c->peer.uid, now, &rate)) {
+		sbx_tasks_run(c, req);
+		if (srv->next_task == next)
+			sbx_ratelimit_refund(srv->run_rate, c->peer.uid, &rate);
+		return;
+	}
+	srv->stats.tasks_denied++;
+	if (sbx_ratelimit_refused(srv->run_rate, c->peer.uid, now, &suppressed)) {
+		struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
+		sbx_audit_fields_str(&f, "policy", req->policy);
+		sbx_audit_fields_str(&f, "code", sbx_error_name(SBX_E_BUSY));
+		sbx_audit_fields_str(&f, "reason", "run_rate");
+		sbx_audit_fields_uint(&f, "per_second", rate.per_second);
+		sbx_audit_fields_uint(&f, "suppressed", suppressed);
+		(void)sbx_record(srv, "task.refused", &c->peer, NULL, &f);
+	}
+	sbx_conn_send_error(c, req->id, SBX_E_BUSY, "run rate of uid %u exceeded (%u/s, burst %u)",
+			    (unsigned)c->peer.uid, rate.per_second, rate.burst);
+}
+
 static void handle_line(struct sbx_conn *c, const char *line, size_t len)
 {
 	struct sbx_request req;
@@ -215,7 +249,7 @@ static void handle_line(struct sbx_conn *c, const char *line, size_t len)
 		reply_stats(c, &req);
 		break;
 	case SBX_OP_RUN:
-		sbx_tasks_run(c, &req);
+		run(c, &req);
 		break;
 	case SBX_OP_CANCEL:
 		sbx_tasks_cancel(c, &req);
@@ -429,6 +463,11 @@ int sbx_server_listen(struct sbx_server *srv, int inherited_fd)
 	mode_t old;
 	int r;
 
+	if (!srv->run_rate) {
+		r = sbx_ratelimit_new(SBX_RATELIMIT_UIDS, &srv->run_rate);
+		if (r < 0)
+			return log_error_errno(r, "allocating the run rate table");
+	}
 	r = uv_pipe_init(srv->loop, &srv->listener, 0);
 	if (r < 0)
 		return r;
