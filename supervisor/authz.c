@@ -9,34 +9,27 @@
 
 #include <sys/socket.h>
 
-#include "common/fd-util.h"
 #include "common/macro.h"
 
-/* Supplementary groups of a pid, from /proc (the peer cannot change them under us without
- * exec'ing, and the snapshot is taken at accept). */
-static void read_groups(struct sbx_peer *p)
+/* Supplementary groups of the peer as the kernel recorded them at connect() (SO_PEERGROUPS):
+ * no /proc read, so no race with the peer exiting and its pid being reused. More groups than
+ * fit are read whole and cut to the first ARRAY_SIZE(groups): a rule naming a later group
+ * does not match (fails closed). */
+static void read_groups(int fd, struct sbx_peer *p)
 {
-	_cleanup_free_ char *status = NULL;
-	char path[64];
-	const char *g;
+	socklen_t len = sizeof(p->groups);
+	_cleanup_free_ gid_t *all = NULL;
 
 	p->n_groups = 0;
-	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)p->pid);
-	if (sbx_fd_read_file(path, 65536, &status, NULL) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &len) == 0) {
+		p->n_groups = (int)(len / sizeof(gid_t));
 		return;
-	g = strstr(status, "\nGroups:");
-	if (!g)
-		return;
-	for (g += 8; *g && *g != '\n' && p->n_groups < (int)ARRAY_SIZE(p->groups);) {
-		char *end;
-		unsigned long v = strtoul(g, &end, 10);
-		if (end == g) {
-			g++;
-			continue;
-		}
-		p->groups[p->n_groups++] = (gid_t)v;
-		g = end;
 	}
+	if (errno != ERANGE || !(all = malloc(len)) ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, all, &len) < 0)
+		return;
+	p->n_groups = (int)ARRAY_SIZE(p->groups);
+	memcpy(p->groups, all, sizeof(p->groups));
 }
 
 int sbx_authz_peer(int fd, struct sbx_peer *ret)
@@ -50,7 +43,7 @@ int sbx_authz_peer(int fd, struct sbx_peer *ret)
 	ret->uid = cred.uid;
 	ret->gid = cred.gid;
 	ret->pid = cred.pid;
-	read_groups(ret);
+	read_groups(fd, ret);
 	return 0;
 }
 

@@ -18,7 +18,7 @@ struct sbx_peer {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	gid_t groups[64]; /* supplementary groups of pid at connect time */
+	gid_t groups[64]; /* supplementary groups at connect time (SO_PEERGROUPS) */
 	int n_groups;
 };
 

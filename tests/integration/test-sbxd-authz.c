@@ -29,8 +29,10 @@ TestSuite(sbxd, .init = sbxt_setup, .fini = sbxt_teardown, .timeout = 60);
 
 /* ---- authorization ---- */
 
-/* Runs fn as uid/gid 65534 in a child; returns what it wrote (malloc'd). */
-static char *as_nobody(void (*fn)(int out, void *arg), void *arg)
+/* Runs fn as uid/gid 65534 with the supplementary groups given (n may be 0) in a child;
+ * returns what it wrote (malloc'd). */
+static char *as_nobody_in(const gid_t *groups, size_t n_groups, void (*fn)(int out, void *arg),
+			  void *arg)
 {
 	int p[2];
 	pid_t pid;
@@ -44,7 +46,7 @@ static char *as_nobody(void (*fn)(int out, void *arg), void *arg)
 	cr_assert(T(pid >= 0));
 	if (pid == 0) {
 		(void)close(p[0]);
-		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		if (setgroups(n_groups, groups) < 0 || setresgid(65534, 65534, 65534) < 0 ||
 		    setresuid(65534, 65534, 65534) < 0)
 			_exit(3);
 		fn(p[1], arg);
@@ -58,6 +60,11 @@ static char *as_nobody(void (*fn)(int out, void *arg), void *arg)
 	cr_assert(eq(int, waitpid(pid, &st, 0), pid));
 	cr_assert(T(WIFEXITED(st) && WEXITSTATUS(st) == 0), "child status 0x%x: %s", st, buf);
 	return strdup(buf);
+}
+
+static char *as_nobody(void (*fn)(int out, void *arg), void *arg)
+{
+	return as_nobody_in(NULL, 0, fn, arg);
 }
 
 static void say(int out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -157,6 +164,30 @@ static void nobody_ops(int out, void *arg)
 		json_decref(r);
 	}
 	sbx_client_test_free(c);
+}
+
+/* A rule naming a group matches a peer that holds it only as a supplementary group: read
+ * from the socket (SO_PEERGROUPS) as the kernel recorded it at connect. */
+Test(sbxd, a_supplementary_group_matches_a_group_rule)
+{
+	const struct sbx_fixture_opts o = {
+	    .clients = "[{\"groups\": [\"users\"], \"ops\": [\"hello\", \"list\"]}]",
+	};
+	const gid_t users = 100, other = 4242;
+	char *got;
+
+	if (!getgrnam("users") || getgrnam("users")->gr_gid != users)
+		cr_skip_test("no group 'users' with gid 100 here");
+	sbxt_start(&o);
+	open_up_socket();
+	got = as_nobody_in(&users, 1, nobody_ops, NULL);
+	cr_assert(T(sbx_test_contains(got, "h:ok[\"hello\",\"list\"];")), "got %s", got);
+	cr_assert(T(sbx_test_contains(got, "l:ok;")), "got %s", got);
+	free(got);
+	got = as_nobody_in(&other, 1, nobody_first_line, NULL);
+	cr_assert(T(sbx_test_contains(got, "\"code\":\"unauthorized\"")), "got %s", got);
+	free(got);
+	sbxt_stop();
 }
 
 Test(sbxd, client_rules_limit_ops_and_policies)
