@@ -65,6 +65,9 @@ struct sbx_server {
 	uv_check_t audit_check;
 	uv_timer_t audit_timer;
 	struct sbx_stats stats;
+	uv_check_t accept_check;	/* ends a loop turn's accept budget */
+	unsigned accepted_turn;		/* connections accepted in this loop turn */
+	bool accept_pending;		/* one waits in libuv for the next turn */
 	bool fd_short;			/* refusing connections for want of file descriptors */
 	uint64_t fd_refused;		/* connections refused in the current shortage */
 	struct sbx_ratelimit *run_rate; /* per-uid task starts (server.c) */

@@ -378,6 +378,13 @@ static void fd_shortage(struct sbx_server *srv, bool short_now, uint64_t limit)
 	}
 }
 
+/* New connections taken per loop turn. libuv accepts until the backlog is empty; a client
+ * that connects and hangs up thousands of times a second would then fill each turn with
+ * accepts, and the requests of connections sbxd already has would wait behind them. Past the
+ * budget the connection is left in libuv (which stops watching the listener) and taken when
+ * the turn ends (on_accept_check), so each turn serves old connections and a few new ones. */
+#define ACCEPT_BURST 16
+
 static void on_connection(uv_stream_t *l, int status)
 {
 	struct sbx_server *srv = l->data;
@@ -391,6 +398,11 @@ static void on_connection(uv_stream_t *l, int status)
 			fd_shortage(srv, true, 0);
 		return;
 	}
+	if (srv->accepted_turn >= ACCEPT_BURST) {
+		srv->accept_pending = true;
+		return;
+	}
+	srv->accepted_turn++;
 	/* The handle is the first member: closing it frees the whole struct on refusal. */
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -456,6 +468,17 @@ static void on_connection(uv_stream_t *l, int status)
 	read_start(c);
 }
 
+static void on_accept_check(uv_check_t *h)
+{
+	struct sbx_server *srv = h->data;
+
+	srv->accepted_turn = 0;
+	if (srv->accept_pending && srv->listening) {
+		srv->accept_pending = false;
+		on_connection((uv_stream_t *)&srv->listener, 0); /* uv_accept watches again */
+	}
+}
+
 int sbx_server_listen(struct sbx_server *srv, int inherited_fd)
 {
 	const struct sbx_config *cfg = srv->cfg;
@@ -494,6 +517,10 @@ int sbx_server_listen(struct sbx_server *srv, int inherited_fd)
 	r = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
 	if (r < 0)
 		return log_error_errno(r, "listening on '%s'", cfg->socket_path);
+	(void)uv_check_init(srv->loop, &srv->accept_check);
+	srv->accept_check.data = srv;
+	(void)uv_check_start(&srv->accept_check, on_accept_check);
+	uv_unref((uv_handle_t *)&srv->accept_check); /* it keeps nothing alive */
 	srv->listening = true;
 	return 0;
 }
@@ -504,6 +531,7 @@ void sbx_server_stop_listening(struct sbx_server *srv)
 		return;
 	srv->listening = false;
 	uv_close((uv_handle_t *)&srv->listener, NULL);
+	uv_close((uv_handle_t *)&srv->accept_check, NULL);
 }
 
 void sbx_server_close_all(struct sbx_server *srv)

