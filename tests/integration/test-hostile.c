@@ -36,7 +36,7 @@
 #include "tests/integration/sbxd-fixture.h"
 
 #define IDLE	     1000
-#define GOOD_RUNS    20
+#define GOOD_RUNS    40
 #define INVALID	     4000
 #define IDLE_TIMEOUT 4000 /* ms, sbxd's limits.idle_timeout here */
 #define NOBODY	     65534
