@@ -424,8 +424,9 @@ int main(int argc, char **argv)
 	sbx_records_start_loop(&server);
 	record_daemon("daemon.started", NULL);
 	record_keyring("keyring.loaded");
-	if (sbx_server_listen(&server, fd) < 0)
-		return 1;
+	/* Handlers before the socket accepts: a client that connects and signals at once
+	 * (a reload right after start) must find SIGHUP handled, not fatal. Signals that come
+	 * before uv_run wait in libuv until the loop runs. */
 	(void)uv_signal_init(server.loop, &sig_term);
 	(void)uv_signal_init(server.loop, &sig_int);
 	(void)uv_signal_init(server.loop, &sig_hup);
@@ -434,6 +435,8 @@ int main(int argc, char **argv)
 	(void)uv_signal_start(&sig_term, on_signal, SIGTERM);
 	(void)uv_signal_start(&sig_int, on_signal, SIGINT);
 	(void)uv_signal_start(&sig_hup, on_signal, SIGHUP);
+	if (sbx_server_listen(&server, fd) < 0)
+		return 1;
 	log_info("listening on %s (%zu policies, keyring '%s' with primary key %u%s)",
 		 server.cfg->socket_path, server.policies->n,
 		 server.cfg->keyring_path ? server.cfg->keyring_path : sbx_keyring_default_path(),
