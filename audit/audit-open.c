@@ -214,6 +214,19 @@ int sbx_audit_rotate_now(struct sbx_audit *a, const char *reason)
 	return 0;
 }
 
+/* One audit.recovered record with the fields given (done here, whatever happens). */
+static int write_recovered(struct sbx_audit *a, const char *ts, struct sbx_audit_fields *f)
+{
+	char *body = NULL;
+	int r = sbx_audit_body(ts, "audit.recovered", NULL, NULL, sbx_audit_fields_get(f), &body);
+
+	if (r >= 0)
+		r = sbx_audit_seal_write(a, body);
+	free(body);
+	sbx_audit_fields_done(f);
+	return r;
+}
+
 /* The records that start an opened log: header, recoveries, audit.opened. */
 static int write_opening(struct sbx_audit *a, const char *torn_name, uint64_t torn_bytes,
 			 const struct tail *t, bool behind, uint64_t unclean_seq)
@@ -232,39 +245,21 @@ static int write_opening(struct sbx_audit *a, const char *torn_name, uint64_t to
 		sbx_audit_fields_str(&f, "moved_to",
 				     strrchr(torn_name, '/') ? strrchr(torn_name, '/') + 1
 							     : torn_name);
-		r = sbx_audit_body(ts, "audit.recovered", NULL, NULL, sbx_audit_fields_get(&f),
-				   &body);
-		if (r >= 0)
-			r = sbx_audit_seal_write(a, body);
-		free(body);
-		body = NULL;
-		sbx_audit_fields_done(&f);
+		r = write_recovered(a, ts, &f);
 	}
 	if (r >= 0 && behind) {
 		sbx_audit_fields_uint(&f, "epoch", a->st.epoch);
 		sbx_audit_fields_str(&f, "reason", "log_behind_state");
 		sbx_audit_fields_uint(&f, "log_seq", t->tip.seq);
 		sbx_audit_fields_uint(&f, "state_seq", a->st.seq);
-		r = sbx_audit_body(ts, "audit.recovered", NULL, NULL, sbx_audit_fields_get(&f),
-				   &body);
-		if (r >= 0)
-			r = sbx_audit_seal_write(a, body);
-		free(body);
-		body = NULL;
-		sbx_audit_fields_done(&f);
+		r = write_recovered(a, ts, &f);
 	}
 	if (r >= 0 && unclean_seq) {
 		sbx_audit_fields_uint(&f, "epoch", a->st.epoch);
 		sbx_audit_fields_str(&f, "reason", "unclean_stop");
 		sbx_audit_fields_uint(&f, "log_seq", t->tip.seq);
 		sbx_audit_fields_uint(&f, "state_seq", unclean_seq - 1);
-		r = sbx_audit_body(ts, "audit.recovered", NULL, NULL, sbx_audit_fields_get(&f),
-				   &body);
-		if (r >= 0)
-			r = sbx_audit_seal_write(a, body);
-		free(body);
-		body = NULL;
-		sbx_audit_fields_done(&f);
+		r = write_recovered(a, ts, &f);
 	}
 	sbx_audit_fields_uint(&f, "epoch", a->st.epoch);
 	sbx_audit_fields_str(&f, "genesis_fp", a->st.genesis_fp);
