@@ -38,9 +38,7 @@ static void record_closed(struct sbx_proxy_conn *c, const char *reason)
 {
 	struct sbx_audit_fields f = SBX_AUDIT_FIELDS_INIT;
 
-	sbx_audit_fields_str(&f, "host", c->req.host);
-	sbx_audit_fields_uint(&f, "port", c->req.port);
-	sbx_audit_fields_str(&f, "method", c->req.method);
+	sbx_proxy_record_target(c, &f);
 	sbx_audit_fields_str(&f, "address", c->address);
 	sbx_audit_fields_uint(&f, "bytes_out", c->bytes_out);
 	sbx_audit_fields_uint(&f, "bytes_in", c->bytes_in);

@@ -89,6 +89,8 @@ struct sbx_proxy_conn {
 void sbx_proxy_conn_release(struct sbx_proxy_conn *c);
 void sbx_proxy_record(struct sbx_proxy *px, const char *event, struct sbx_audit_fields *f);
 void sbx_proxy_record_denied(struct sbx_proxy_conn *c, const char *reason, const char *address);
+/* host (only as the policy names it), port and method of c's request into f. */
+void sbx_proxy_record_target(const struct sbx_proxy_conn *c, struct sbx_audit_fields *f);
 
 /* proxy-conn.c */
 void sbx_proxy_conn_start(struct sbx_proxy_conn *c, uv_stream_t *server);

@@ -50,6 +50,14 @@ ssize_t sbx_proxy_parse_rewrite(const char *buf, const struct sbx_proxy_req *req
  * IP entries compare as addresses. Never resolves anything. */
 bool sbx_proxy_rules_allowed(char *const *allow, size_t n, const char *host, bool host_ip6,
 			     uint16_t port);
+/* The same check, returning the allow entry that matched (NULL when none) and whether it
+ * matched through a "*." wildcard (so the requested name holds bytes the policy never named). */
+const char *sbx_proxy_rules_match(char *const *allow, size_t n, const char *host, bool host_ip6,
+				  uint16_t port, bool *ret_wildcard);
+
+/* method when it is a standard HTTP method, else "other": a method token is the payload's
+ * own text and must not carry arbitrary bytes into the audit log. */
+const char *sbx_proxy_rules_method(const char *method);
 
 /* Is host an IP literal? Returns 1 with *ret set (port 0) for a dotted-quad IPv4 or a
  * bracketed IPv6, 0 for a DNS name, -EINVAL for a host that looks numeric but is no

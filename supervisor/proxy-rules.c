@@ -58,9 +58,29 @@ static bool same_literal(const char *a, bool a6, const char *b, bool b6)
 bool sbx_proxy_rules_allowed(char *const *allow, size_t n, const char *host, bool host_ip6,
 			     uint16_t port)
 {
+	bool wild;
+
+	return sbx_proxy_rules_match(allow, n, host, host_ip6, port, &wild) != NULL;
+}
+
+const char *sbx_proxy_rules_method(const char *method)
+{
+	static const char *const known[] = {"CONNECT", "GET",	"HEAD",	   "POST", "PUT",
+					    "DELETE",  "PATCH", "OPTIONS", "TRACE"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(method, known[i]) == 0)
+			return known[i];
+	return "other";
+}
+
+const char *sbx_proxy_rules_match(char *const *allow, size_t n, const char *host, bool host_ip6,
+				  uint16_t port, bool *ret_wildcard)
+{
 	char eh[SBX_PROXY_HOST_MAX + 3];
 	size_t hl = strlen(host);
 
+	*ret_wildcard = false;
 	for (size_t i = 0; i < n; i++) {
 		bool e6;
 		uint16_t ep;
@@ -69,21 +89,23 @@ bool sbx_proxy_rules_allowed(char *const *allow, size_t n, const char *host, boo
 			continue;
 		if (e6 || host_ip6) {
 			if (same_literal(eh, e6, host, host_ip6))
-				return true;
+				return allow[i];
 			continue;
 		}
 		if (strncmp(eh, "*.", 2) == 0) {
 			/* Sub-domains only: "x.example.org", never "example.org" itself nor
 			 * "badexample.org". */
 			el = strlen(eh) - 1; /* ".example.org" */
-			if (hl > el && strcasecmp(host + hl - el, eh + 1) == 0)
-				return true;
+			if (hl > el && strcasecmp(host + hl - el, eh + 1) == 0) {
+				*ret_wildcard = true;
+				return allow[i];
+			}
 			continue;
 		}
 		if (strcasecmp(eh, host) == 0)
-			return true;
+			return allow[i];
 	}
-	return false;
+	return NULL;
 }
 
 int sbx_proxy_rules_literal(const char *host, bool host_ip6, struct sockaddr_storage *ret)

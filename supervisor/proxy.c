@@ -53,6 +53,30 @@ void sbx_proxy_record(struct sbx_proxy *px, const char *event, struct sbx_audit_
 	px->record(px->userdata, event, f);
 }
 
+/*
+ * Where a request went, for its audit record, in words the policy chose: the requested name is
+ * the payload's own text, and a payload holding a secret could spell it into a name
+ * ("<secret>.example.org") to land it in the audit log. So the name appears only when it equals
+ * an allow entry; a wildcard match records the entry ("allow"), a name on no entry only its
+ * length; the method is a standard one or "other".
+ */
+void sbx_proxy_record_target(const struct sbx_proxy_conn *c, struct sbx_audit_fields *f)
+{
+	const struct sbx_policy *p = c->px->policy;
+	bool wild = false;
+	const char *entry = sbx_proxy_rules_match(p->net_allow, p->n_net_allow, c->req.host,
+						  c->req.host_ip6, c->req.port, &wild);
+
+	if (entry && !wild)
+		sbx_audit_fields_str(f, "host", c->req.host);
+	else if (entry)
+		sbx_audit_fields_str(f, "allow", entry);
+	else
+		sbx_audit_fields_uint(f, "host_len", strlen(c->req.host));
+	sbx_audit_fields_uint(f, "port", c->req.port);
+	sbx_audit_fields_str(f, "method", sbx_proxy_rules_method(c->req.method));
+}
+
 /* A refusal's record; after DENIED_RECORDS of them only a count (kept for the summary at
  * stop), so a payload cannot flood the audit log with refusals. */
 void sbx_proxy_record_denied(struct sbx_proxy_conn *c, const char *reason, const char *address)
@@ -65,11 +89,8 @@ void sbx_proxy_record_denied(struct sbx_proxy_conn *c, const char *reason, const
 		return;
 	}
 	px->n_denied++;
-	if (c->parsed) {
-		sbx_audit_fields_str(&f, "host", c->req.host);
-		sbx_audit_fields_uint(&f, "port", c->req.port);
-		sbx_audit_fields_str(&f, "method", c->req.method);
-	}
+	if (c->parsed)
+		sbx_proxy_record_target(c, &f);
 	sbx_audit_fields_str(&f, "reason", reason);
 	if (address)
 		sbx_audit_fields_str(&f, "address", address);

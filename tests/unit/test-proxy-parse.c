@@ -194,3 +194,23 @@ Test(proxy_parse, literals)
 	cr_assert(eq(int, sbx_proxy_rules_literal("1.2.3.0x4", false, &ss), -EINVAL));
 	cr_assert(eq(int, sbx_proxy_rules_literal("0177.0.0.1", false, &ss), -EINVAL));
 }
+
+Test(proxy_parse, match_names_the_entry_and_methods_are_known_or_other)
+{
+	static char *const entries[] = {"api.example.com:443", "*.example.org:443"};
+	bool wild = true;
+
+	cr_assert(
+	    eq(str, (char *)sbx_proxy_rules_match(entries, 2, "API.example.com", false, 443, &wild),
+	       "api.example.com:443"));
+	cr_assert(not(wild));
+	cr_assert(eq(
+	    str, (char *)sbx_proxy_rules_match(entries, 2, "secret.example.org", false, 443, &wild),
+	    "*.example.org:443"));
+	cr_assert(wild);
+	cr_assert(sbx_proxy_rules_match(entries, 2, "example.org", false, 443, &wild) == NULL);
+	cr_assert(sbx_proxy_rules_match(entries, 2, "api.example.com", false, 80, &wild) == NULL);
+	cr_assert(eq(str, (char *)sbx_proxy_rules_method("CONNECT"), "CONNECT"));
+	cr_assert(eq(str, (char *)sbx_proxy_rules_method("PATCH"), "PATCH"));
+	cr_assert(eq(str, (char *)sbx_proxy_rules_method("SKANTSECRET"), "other"));
+}
