@@ -11,12 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tests/integration/harness.h"
 #include "tests/integration/sbxd-fixture.h"
-
-static inline bool T(bool b)
-{
-	return b;
-}
 
 /* The origin: HTTP/1.x, one request per connection. GET or POST /data?n=N&seed=S answers N
  * deterministic bytes; anything else "hello from origin\n". Every answer carries X-Body-Sha,

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "tests/integration/harness.h"
 #include "tests/integration/sbxd-fixture.h"
 
 #define T_REPLY 5000  /* ms to wait for a reply line */
@@ -21,12 +22,6 @@
 
 /* The daemon of the running test. */
 extern struct sbx_fixture sbxt_fx;
-
-/* Criterion's cr_assert pastes its first token: a plain truth value goes through this. */
-static inline bool T(bool b)
-{
-	return b;
-}
 
 /* The suite's .init (skips unless root and built) and .fini (kills a daemon left running). */
 void sbxt_setup(void);

@@ -34,11 +34,6 @@
 
 static struct sbx_fixture f;
 
-/* Criterion's cr_assert pastes its first token: a plain truth value goes through this. */
-static inline bool T(bool b)
-{
-	return b;
-}
 static char group[PATH_MAX];
 
 /* snprintf whose truncation fails the test. */

@@ -31,12 +31,6 @@
 
 static struct sbx_fixture fx;
 
-/* Criterion's cr_assert pastes its first token: a plain truth value goes through this. */
-static inline bool T(bool b)
-{
-	return b;
-}
-
 static void setup(void)
 {
 	sbx_test_require_root();

@@ -48,11 +48,6 @@
 
 static struct sbx_fixture fx;
 
-static inline bool T(bool b)
-{
-	return b;
-}
-
 static void setup(void)
 {
 	sbx_test_require_root();
