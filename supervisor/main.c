@@ -305,6 +305,7 @@ static void on_signal(uv_signal_t *h, int sig)
 		return;
 	}
 	(void)uv_timer_init(server.loop, &server.drain_timer);
+	uv_update_time(server.loop); /* the whole grace from now, not from the turn's start */
 	(void)uv_timer_start(&server.drain_timer, on_drain_timeout, server.cfg->shutdown_grace_ms,
 			     0);
 }

@@ -388,16 +388,21 @@ Test(sbxd, a_client_that_never_reads_does_not_slow_another, .timeout = 120)
 		      "backpressure: p50 %.1f ms alone, %.1f ms beside a non-reader; RSS %ld -> "
 		      "%ld/%ld kB\n",
 		      base, during, rss0, rss1, rss2);
-	cr_expect(T(during <= base * 2 + 15), "p50 %.1f ms beside a non-reader vs %.1f ms alone",
-		  during, base);
-	/* Bounded: one write_buffer (1 MiB) plus slack, not the gigabytes written. */
-	cr_expect(T(rss2 - rss0 < 32 * 1024), "sbxd grew by %ld kB", rss2 - rss0);
+	/* Under valgrind (sbx_fixture_slow() > 1) sbxd runs on one simulated CPU at a fraction
+	 * of its speed and its RSS is valgrind's: the figures are printed, not judged. */
+	if (sbx_fixture_slow() == 1) {
+		cr_expect(T(during <= base * 2 + 15),
+			  "p50 %.1f ms beside a non-reader vs %.1f ms alone", during, base);
+		/* Bounded: one write_buffer (1 MiB) plus slack, not the gigabytes written. */
+		cr_expect(T(rss2 - rss0 < 32 * 1024), "sbxd grew by %ld kB", rss2 - rss0);
+	}
 	/* The hog reads a little: its tasks are alive, paused, and resume. */
 	cr_assert(eq(int, sbx_client_test_next(hog, T_REPLY, &r), 0));
 	json_decref(r);
 	hog = sbx_client_test_free(hog); /* its tasks die with the connection */
 	r = sbxt_call(quiet, json_pack("{s:s, s:s}", "id", "l", "op", "list"));
-	for (int i = 0; i < 50 && json_array_size(json_object_get(r, "tasks")) > 0; i++) {
+	for (int i = 0;
+	     i < 50 * sbx_fixture_slow() && json_array_size(json_object_get(r, "tasks")) > 0; i++) {
 		json_decref(r);
 		sbxt_sleep_ms(100);
 		r = sbxt_call(quiet, json_pack("{s:s, s:s}", "id", "l", "op", "list"));
@@ -450,8 +455,11 @@ Test(sbxd, timeout_kills_the_tree)
 	cr_assert(eq(int, sbx_client_test_run(c, req, T_TASK, &t), 0));
 	cr_assert(T(t.exit != NULL), "%s", sbxt_dump(t.error));
 	cr_assert(eq(str, (char *)t.reason, "timeout"), "%s", sbxt_dump(t.exit));
-	cr_assert(T(sbxt_now_ms() - t0 < 5000), "took %.0f ms", sbxt_now_ms() - t0);
-	cr_assert(T(json_integer_value(json_object_get(t.exit, "duration_ms")) >= 690), "%s",
+	cr_assert(T(sbxt_now_ms() - t0 < 5000.0 * sbx_fixture_slow()), "took %.0f ms",
+		  sbxt_now_ms() - t0);
+	/* Never before its whole timeout, however long the start took (libuv's clock may be
+	 * a millisecond behind CLOCK_MONOTONIC, which duration_ms uses). */
+	cr_assert(T(json_integer_value(json_object_get(t.exit, "duration_ms")) >= 699), "%s",
 		  sbxt_dump(t.exit));
 	cr_assert(T(sbx_fixture_wait_gone(arg, 3000)), "a sleeper outlived the timeout");
 	sbx_client_test_task_done(&t);
