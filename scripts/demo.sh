@@ -20,7 +20,11 @@ say "sbxd --dev $DIR &"
 SBXD=$!
 trap 'kill -TERM $SBXD 2>/dev/null; wait $SBXD 2>/dev/null; echo; echo "sbxd log:"; cat "$DIR.log"; rm -f "$DIR.log"' EXIT
 i=0
-while [ ! -S "$SOCK" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+# Ready when it answers (the socket file alone appears a moment before sbxd listens).
+while ! "$B/sbxctl" ps --socket "$SOCK" >/dev/null 2>&1 && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
 
 # A demo key, generated here, never printed.
 KEY="sk-ant-demo-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"

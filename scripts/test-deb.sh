@@ -60,6 +60,9 @@ ok() {
 }
 bad() {
 	echo "[FAIL] deb::$1: $2"
+	if [ -n "${SBX_FAILS_FILE:-}" ]; then
+		echo "deb::$1: $2" >>"$SBX_FAILS_FILE"
+	fi
 	failed=$((failed + 1))
 }
 skip() {

@@ -21,6 +21,10 @@ if [ -z "$line" ]; then
 	echo "!!! pytest printed no summary"
 	failed=$((failed + 1))
 fi
+# pytest -q ends with "FAILED path::test - message" / "ERROR ..." lines: keep them for the tail.
+if [ -n "${SBX_FAILS_FILE:-}" ]; then
+	grep -E '^(FAILED|ERROR) ' "$log" >>"$SBX_FAILS_FILE" || true
+fi
 echo "python: $passed passed, $failed failed, $skipped skipped"
 if [ -n "${SBX_TOTALS_FILE:-}" ]; then
 	echo "$passed $failed $skipped" >>"$SBX_TOTALS_FILE"

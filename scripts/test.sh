@@ -8,19 +8,42 @@ cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 SBX_TOTALS_FILE=$(mktemp)
-export SBX_TOTALS_FILE
-trap 'rm -f "$SBX_TOTALS_FILE"' EXIT
+SBX_FAILS_FILE=$(mktemp)
+export SBX_TOTALS_FILE SBX_FAILS_FILE
+stage=setup
+# Whatever stops the run, its last lines say which stage and which tests failed.
+finish() {
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "test.sh: stage '$stage' failed (exit $rc)"
+		if [ -s "$SBX_FAILS_FILE" ]; then
+			echo "test.sh: what failed:"
+			cat "$SBX_FAILS_FILE"
+		fi
+	fi
+	rm -f "$SBX_TOTALS_FILE" "$SBX_FAILS_FILE"
+	exit "$rc"
+}
+trap finish EXIT
+stage=build
 make -j"$jobs" all
+stage="make test"
 make -j"$jobs" test
+stage=python
 sh scripts/test-python.sh
 # The Debian package: built, installed into a fresh debootstrap root, started (about 1 min warm).
+stage=deb
 sh scripts/test-deb.sh
+stage="make asan"
 make -j"$jobs" asan
-# sbxd under valgrind memcheck for the integration tests that start it (~3 min).
+# sbxd under valgrind memcheck for the integration tests that start it (~2 min).
+stage="make valgrind"
 make valgrind
+stage=fuzz-smoke
 if ls tests/fuzz/fuzz-*.c >/dev/null 2>&1; then
 	make fuzz-smoke
 fi
+stage=totals
 # One closing line for the whole run (plain build and sanitizer build together).
 awk '{p += $1; f += $2; s += $3} END {printf "total: %d passed, %d failed, %d skipped\n", p, f, s}' \
 	"$SBX_TOTALS_FILE"

@@ -204,6 +204,25 @@ static int try_connect(const char *path)
 	return r;
 }
 
+int sbx_fixture_wait_accepting(const char *sock, pid_t pid, int timeout_ms, int *ret_status)
+{
+	long long deadline = now_ms() + (long long)timeout_ms * sbx_fixture_slow();
+
+	for (;;) {
+		int st = 0;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			if (ret_status)
+				*ret_status = st;
+			return -ECHILD;
+		}
+		if (try_connect(sock) == 0)
+			return 0;
+		if (now_ms() > deadline)
+			return -ETIMEDOUT;
+		sleep_ms(10);
+	}
+}
+
 static void dump_log(const struct sbx_fixture *f)
 {
 	size_t n;
@@ -236,8 +255,7 @@ int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts
 	const bool config = o->config || o->limits || o->clients || o->extra;
 	char sbxd[4096], words[4096], logopt[4200];
 	char *argv[64];
-	long long deadline;
-	int logfd, r, n;
+	int logfd, r, n, st = 0;
 
 	memset(f, 0, sizeof(*f));
 	f->base = sbx_test_mkdtemp("sbxd");
@@ -299,28 +317,20 @@ int sbx_fixture_start(struct sbx_fixture *f, const struct sbx_fixture_opts *opts
 		_exit(127);
 	}
 	(void)close(logfd);
-	deadline = now_ms() + 10000LL * sbx_fixture_slow();
-	for (;;) {
-		int st;
-		if (waitpid(f->pid, &st, WNOHANG) == f->pid) {
-			(void)fprintf(stderr, "sbxd exited at start (status 0x%x)\n", st);
-			f->pid = 0;
-			dump_log(f);
-			return -ECHILD;
-		}
-		if (try_connect(f->sock) == 0)
-			return 0;
-		if (now_ms() > deadline) {
-			(void)fprintf(stderr, "sbxd did not accept on %s within %d s\n", f->sock,
-				      10 * sbx_fixture_slow());
-			dump_log(f);
-			(void)kill(f->pid, SIGKILL);
-			(void)waitpid(f->pid, NULL, 0);
-			f->pid = 0;
-			return -ETIMEDOUT;
-		}
-		sleep_ms(10);
+	r = sbx_fixture_wait_accepting(f->sock, f->pid, 10000, &st);
+	if (r == -ECHILD) {
+		(void)fprintf(stderr, "sbxd exited at start (status 0x%x)\n", st);
+		f->pid = 0;
+		dump_log(f);
+	} else if (r < 0) {
+		(void)fprintf(stderr, "sbxd did not accept on %s within %d s\n", f->sock,
+			      10 * sbx_fixture_slow());
+		dump_log(f);
+		(void)kill(f->pid, SIGKILL);
+		(void)waitpid(f->pid, NULL, 0);
+		f->pid = 0;
 	}
+	return r;
 }
 
 int sbx_fixture_signal(struct sbx_fixture *f, int sig)
@@ -594,7 +604,7 @@ pid_t sbx_fixture_find_process(const char *arg)
 
 bool sbx_fixture_wait_gone(const char *arg, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = now_ms() + (long long)timeout_ms * sbx_fixture_slow();
 
 	while (sbx_fixture_find_process(arg) != 0) {
 		if (now_ms() > deadline)

@@ -88,6 +88,12 @@ long sbx_fixture_rss_kb(const struct sbx_fixture *f);
  * whole argument, or 0 when there is none. */
 pid_t sbx_fixture_find_process(const char *arg);
 
-/* Waits up to timeout_ms until no process has arg as an argument. Returns true when none
- * is left. */
+/* Waits up to timeout_ms (times sbx_fixture_slow()) until a connect to sock succeeds: the
+ * socket file alone says nothing (it exists between bind and listen, and a killed daemon
+ * leaves its own behind). Returns 0, -ETIMEDOUT, or -ECHILD when child pid exited (it is
+ * reaped; its wait status goes to *ret_status when not NULL). */
+int sbx_fixture_wait_accepting(const char *sock, pid_t pid, int timeout_ms, int *ret_status);
+
+/* Waits up to timeout_ms (times sbx_fixture_slow()) until no process has arg as an argument.
+ * Returns true when none is left. */
 bool sbx_fixture_wait_gone(const char *arg, int timeout_ms);

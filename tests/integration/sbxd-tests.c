@@ -184,7 +184,7 @@ void sbxt_unique_sleep_arg(char *buf, size_t len)
 /* Waits until a process with arg exists (the sandbox started it). */
 void sbxt_wait_process(const char *arg)
 {
-	double deadline = sbxt_now_ms() + 10000;
+	double deadline = sbxt_now_ms() + 10000.0 * sbx_fixture_slow();
 
 	while (sbx_fixture_find_process(arg) == 0) {
 		cr_assert(T(sbxt_now_ms() < deadline), "the payload's sleeper '%s' never appeared",

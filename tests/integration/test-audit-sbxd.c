@@ -189,8 +189,7 @@ Test(audit_sbxd, full_audit_disk_refuses_new_work_and_recovers)
 	(void)snprintf(filler, sizeof(filler), "%s/filler", base);
 	(void)snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
 	pid = start_dev(dir, log);
-	for (int i = 0; i < 100 && access(sock, F_OK) != 0; i++)
-		(void)usleep(50000);
+	cr_assert(eq(int, sbx_fixture_wait_accepting(sock, pid, 5000, NULL), 0), "see %s", log);
 	cr_assert(eq(str, (char *)run_true(sock, "before"), "exit"));
 
 	/* Fill the file system that holds the log. */
@@ -327,8 +326,7 @@ Test(audit_sbxd, sigkill_of_sbxd_leaves_no_sandbox_and_restart_is_clean)
 	(void)snprintf(log, sizeof(log), "%s/sbxd.log", base);
 	(void)snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
 	pid = start_dev(dir, log);
-	for (int i = 0; i < 100 && access(sock, F_OK) != 0; i++)
-		(void)usleep(50000);
+	cr_assert(eq(int, sbx_fixture_wait_accepting(sock, pid, 5000, NULL), 0), "see %s", log);
 	cr_assert(eq(int, sbx_client_test_connect(sock, &c), 0));
 	for (int i = 0; i < 50; i++) {
 		char id[16];
@@ -364,6 +362,7 @@ Test(audit_sbxd, sigkill_of_sbxd_leaves_no_sandbox_and_restart_is_clean)
 
 	/* Restart on the same directory: stale groups are removed, the chain continues. */
 	pid = start_dev(dir, log);
+	cr_assert(eq(int, sbx_fixture_wait_accepting(sock, pid, 5000, NULL), 0), "see %s", log);
 	for (int i = 0; i < 100 && count_cgroups(prefix) > 0; i++)
 		(void)usleep(50000);
 	cr_assert(eq(int, count_cgroups(prefix), 0), "stale cgroups of the killed sbxd remain");
@@ -404,8 +403,7 @@ Test(audit_sbxd, keyring_rotation_and_retirement_are_recorded_on_reload)
 	(void)snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
 	(void)snprintf(keyring, sizeof(keyring), "%s/keyring", dir);
 	pid = start_dev(dir, log);
-	for (int i = 0; i < 100 && access(sock, F_OK) != 0; i++)
-		(void)usleep(50000);
+	cr_assert(eq(int, sbx_fixture_wait_accepting(sock, pid, 5000, NULL), 0), "see %s", log);
 	cr_assert(eq(int,
 		     sbx_test_runv(&r, 20000, sbx_test_build_path("sbxctl"), "keys", "rotate",
 				   "--keyring", keyring, NULL),
