@@ -56,7 +56,7 @@ PROBE_SRCS = $(wildcard tests/escape/probe*.c)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 
 .PHONY: all test unit integration check tidy cppcheck format format-check secrets-check \
-	asan valgrind soak fuzz fuzz-smoke bench install clean deps deb deb-test pytest
+	asan valgrind soak fuzz fuzz-smoke bench install clean deps deb deb-test boot-test pytest
 .DEFAULT_GOAL := all
 
 all: $(PROGS) $(PROBE)
@@ -241,6 +241,9 @@ deb:
 	sh scripts/test-deb.sh --build-only
 deb-test:
 	sh scripts/test-deb.sh
+# That package in a container booting a real systemd (scripts/test-systemd-boot.sh).
+boot-test: all deb-test
+	sh scripts/test-systemd-boot.sh
 
 deps:
 	sh scripts/install-deps.sh

@@ -36,57 +36,13 @@ done
 
 mirror=${SBX_DEB_MIRROR:-http://deb.debian.org/debian}
 cache=${SBX_DEB_CACHE:-/var/cache/sbx-test}
-passed=0 failed=0 skipped=0
 tmp=$(mktemp -d /tmp/sbx-deb.XXXXXX)
 root="$tmp/root"
-mounted=""
 
-cleanup() {
-	for m in $mounted; do
-		umount -l "$m" 2>/dev/null
-	done
-	if [ "$keep" -eq 1 ]; then
-		echo "kept $tmp"
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT
+SUITE=deb
+. "$src/scripts/checks.sh"
+trap drop_scratch EXIT
 trap 'exit 130' INT TERM
-
-ok() {
-	echo "[PASS] deb::$1"
-	passed=$((passed + 1))
-}
-bad() {
-	echo "[FAIL] deb::$1: $2"
-	if [ -n "${SBX_FAILS_FILE:-}" ]; then
-		echo "deb::$1: $2" >>"$SBX_FAILS_FILE"
-	fi
-	failed=$((failed + 1))
-}
-skip() {
-	echo "[SKIP] deb::$1: $2"
-	skipped=$((skipped + 1))
-}
-# check NAME COMMAND...: passes when the command succeeds.
-check() {
-	name=$1
-	shift
-	if out=$("$@" 2>&1); then
-		ok "$name"
-	else
-		bad "$name" "$(printf '%s' "$out" | tail -n 5)"
-	fi
-}
-finish() {
-	echo "tests: $passed passed, $failed failed, $skipped skipped"
-	if [ -n "${SBX_TOTALS_FILE:-}" ]; then
-		echo "$passed $failed $skipped" >>"$SBX_TOTALS_FILE"
-	fi
-	[ "$failed" -eq 0 ]
-	exit $?
-}
 
 # ---- build -----------------------------------------------------------------------------
 
@@ -229,10 +185,6 @@ for m in proc dev var/cache/apt/archives; do
 	esac && mounted="$root/$m $mounted"
 done
 ok "fresh_root ($(($(date +%s) - start)) s)"
-in_root() {
-	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-		DEBIAN_FRONTEND=noninteractive "$@"
-}
 
 cp "$pkg" "$root/tmp/$deb"
 start=$(date +%s)

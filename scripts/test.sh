@@ -34,6 +34,9 @@ sh scripts/test-python.sh
 # The Debian package: built, installed into a fresh debootstrap root, started (about 1 min warm).
 stage=deb
 sh scripts/test-deb.sh
+# That package under a real systemd as PID 1, in a container (about 10 s).
+stage=boot
+sh scripts/test-systemd-boot.sh
 stage="make asan"
 make -j"$jobs" asan
 # sbxd under valgrind memcheck for the integration tests that start it (~2 min).

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * probe: `probe facts`, a report of what the probe sees (ids, capabilities, no_new_privs,
- * seccomp, hostname, interfaces, processes, mounts, fds, core limit, cwd). It judges nothing.
+ * seccomp, hostname, interfaces, processes, mounts, fds, core limit, cwd, whether generated code
+ * runs: a JIT's mmap, write, mprotect(PROT_EXEC)). It judges nothing.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include "probe.h"
@@ -21,6 +24,35 @@ static int count_lines(const char *path)
 	for (char *c = buf; *c; c++)
 		n += *c == '\n';
 	return n;
+}
+
+/* What a JIT does (write code, then make it executable, never both at once); "ok" when the
+ * generated function ran, else the call that was refused. */
+static const char *jit(void)
+{
+#if !defined(__x86_64__)
+	return "not checked on this architecture";
+#else
+	static const unsigned char code[] = {0xb8, 42, 0, 0, 0, 0xc3}; /* mov eax, 42; ret */
+	static char why[96];
+	const char *r = "ok";
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		(void)snprintf(why, sizeof(why), "refused: mmap: %s", strerror(errno));
+		return why;
+	}
+	memcpy(p, code, sizeof(code));
+	if (mprotect(p, 4096, PROT_READ | PROT_EXEC) < 0) {
+		(void)snprintf(why, sizeof(why), "refused: mprotect(PROT_EXEC): %s",
+			       strerror(errno));
+		r = why;
+	} else if (((int (*)(void))p)() != 42) {
+		r = "wrong result";
+	}
+	(void)munmap(p, 4096);
+	return r;
+#endif
 }
 
 int probe_facts(void)
@@ -79,5 +111,6 @@ int probe_facts(void)
 		(void)printf("core limit %llu\n", (unsigned long long)rl.rlim_cur);
 	if (getcwd(v, sizeof(v)))
 		(void)printf("cwd        %s\n", v);
+	(void)printf("jit        %s\n", jit());
 	return 0;
 }
