@@ -9,7 +9,8 @@
 # working beneath the unit's own hardening (its seccomp filters are inherited by every
 # payload: a JIT must still run, the sandbox still sets its hostname and builds its root with
 # openat2), a sealed key reaching a payload, reload, a clean stop, the audit chain, and a
-# configuration error that stops instead of restarting forever.
+# configuration error that stops instead of restarting forever; network mode proxy reaching
+# an origin on loopback; a key rotated in the credential, taken in by a restart.
 #
 #   sh scripts/test-systemd-boot.sh [--keep]
 #
@@ -38,7 +39,9 @@ find_pid1() {
 in_box() {
 	timeout 120 nsenter -t "$pid1" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
 }
+web_pid=""
 cleanup() {
+	[ -n "$web_pid" ] && kill "$web_pid" 2>/dev/null
 	if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
 		[ -n "$pid1" ] && in_box systemctl poweroff >/dev/null 2>&1
 		i=0
@@ -202,11 +205,50 @@ else
 	bad sealed_key_reaches_the_payload "payload saw length '$got' (want ${#key}); $(tail -n 2 "$tmp/seal.log")"
 fi
 
-if in_box systemctl reload sbxd >/dev/null 2>&1 && sleep 0.5 &&
-	journal | grep -q "reloaded:" && [ "$(run -- /bin/true >/dev/null 2>&1; echo $?)" = 0 ]; then
-	ok reload
+# Reload takes in a new policy: network mode proxy towards one origin on the host's loopback
+# (the container shares the host's network), which a payload reaches through sbxd's proxy
+# with bash's /dev/tcp while another port gets 403.
+mkdir -p "$tmp/www" && echo "hello through the proxy" >"$tmp/www/hello.txt"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server --bind 127.0.0.1 --directory "$tmp/www" "$port" >/dev/null 2>&1 &
+web_pid=$!
+python3 - "$root/etc/sbx/policies/egress.json" "$port" <<'PY'
+import json, sys
+p = json.load(open("policy/default.json"))
+p["network"] = {"mode": "proxy", "allow": ["127.0.0.1:%s" % sys.argv[2]]}
+json.dump(p, open(sys.argv[1], "w"), indent=2)
+PY
+if in_box systemctl reload sbxd >/dev/null 2>&1 && journal | grep -q "reloaded: 2 policies" &&
+	[ "$(run -- /bin/true >/dev/null 2>&1; echo $?)" = 0 ]; then
+	ok reload_takes_a_new_policy
 else
-	bad reload "$(journal | tail -n 3)"
+	bad reload_takes_a_new_policy "$(journal | tail -n 3)"
+fi
+get() { # get PORT: an absolute-form GET through the proxy, the answer's first line and body
+	run --policy egress -- /bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/3128 &&
+		printf "GET http://127.0.0.1:%s/hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" "$0" >&3 &&
+		tr -d "\r" <&3 | sed -n "1p;\$p"' "$1" 2>&1
+}
+allowed=$(get "$port")
+other=$(get 9)
+if printf '%s\n' "$allowed" | grep -q "^HTTP/1.[01] 200" &&
+	printf '%s\n' "$allowed" | grep -q "^hello through the proxy$" &&
+	printf '%s\n' "$other" | grep -q "^HTTP/1.1 403"; then
+	ok proxy_reaches_the_allowed_origin_only
+else
+	bad proxy_reaches_the_allowed_origin_only "allowed: '$allowed'; other port: '$other'"
+fi
+kill "$web_pid" 2>/dev/null
+
+# A key rotated in the credential is taken in by a restart (docs/operations.md).
+if in_box sbxctl keys rotate --systemd-creds >"$tmp/rotate.log" 2>&1 &&
+	in_box systemctl restart sbxd >>"$tmp/rotate.log" 2>&1 &&
+	printf 'APP_API_KEY=%s\n' "$key" | in_box sbxctl seal --socket "$S" --context boot:1 >"$root/root/blob2" 2>>"$tmp/rotate.log" &&
+	in_box sbxctl sealed inspect "$(cat "$root/root/blob2")" | grep -q "^key_id: 2$" &&
+	[ "$(run --sealed-file /root/blob --context boot:1 -- /bin/sh -c 'echo ${#APP_API_KEY}' 2>&1)" = "${#key}" ]; then
+	ok rotation_in_the_credential_then_restart
+else
+	bad rotation_in_the_credential_then_restart "$(tail -n 3 "$tmp/rotate.log")"
 fi
 
 if in_box systemctl stop sbxd >/dev/null 2>&1 &&
