@@ -56,7 +56,7 @@ PROBE_SRCS = $(wildcard tests/escape/probe*.c)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz-*.c)
 
 .PHONY: all test unit integration check tidy cppcheck format format-check secrets-check \
-	asan valgrind soak fuzz fuzz-smoke bench install clean deps deb deb-test boot-test pytest
+	asan valgrind soak fuzz fuzz-smoke bench install clean deps deb deb-test boot-test pytest shellcheck
 .DEFAULT_GOAL := all
 
 all: $(PROGS) $(PROBE)
@@ -205,7 +205,10 @@ format-check:
 	clang-format --dry-run --Werror $(C_SRCS)
 secrets-check:
 	sh scripts/secrets-check.sh
-check: test tidy cppcheck format-check secrets-check
+# The shell scripts (POSIX sh), warnings and errors.
+shellcheck:
+	shellcheck -s sh -S warning scripts/*.sh .ci/run
+check: test tidy cppcheck format-check secrets-check shellcheck
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/sbx/policies \

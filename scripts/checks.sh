@@ -44,7 +44,7 @@ finish() {
 
 # in_root COMMAND...: runs COMMAND chrooted in $root with a clean environment.
 in_root() {
-	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+	chroot "${root:?}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
 		DEBIAN_FRONTEND=noninteractive "$@"
 }
 # Unmounts what $mounted lists and removes $tmp (unless $keep is 1).
@@ -53,8 +53,8 @@ drop_scratch() {
 		umount -l "$m" 2>/dev/null
 	done
 	if [ "$keep" -eq 1 ]; then
-		echo "kept $tmp"
+		echo "kept ${tmp:?}"
 	else
-		rm -rf "$tmp"
+		rm -rf "${tmp:?}"
 	fi
 }

@@ -5,7 +5,7 @@
 #  - OpenSSL only in keys/fernet.c (Fernet import);
 #  - no struct sbx_secret next to a printf-style format in logging calls.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 bad=0
 for f in $(git ls-files '*.c' '*.h' | grep -v '^tests/'); do
 	case "$f" in

@@ -19,7 +19,7 @@
 # Prints one line per check and "tests: N passed, N failed, N skipped"; appends the counts
 # to $SBX_TOTALS_FILE like scripts/run-tests.sh. Exit status 1 when any check failed.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 src=$(pwd)
 
 build_only=0 keep=0
@@ -167,7 +167,7 @@ if [ ! -s "$cache/bookworm-root.tar" ]; then
 		chroot "$tmp/boot" apt-get update -qq >>"$tmp/debootstrap.log" 2>&1 &&
 		tar -C "$tmp/boot" -cf "$cache/bookworm-root.tar.tmp" . &&
 		mv "$cache/bookworm-root.tar.tmp" "$cache/bookworm-root.tar"; then
-		rm -rf "$tmp/boot"
+		rm -rf "${tmp:?}/boot"
 	else
 		bad debootstrap "see $tmp/debootstrap.log: $(tail -n 3 "$tmp/debootstrap.log")"
 		keep=1

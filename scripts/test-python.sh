@@ -5,7 +5,7 @@
 # summary, then "python: N passed, N failed, N skipped"; appends "passed failed skipped" to
 # $SBX_TOTALS_FILE when set (scripts/test.sh sums those). Exit status 1 when a test failed.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 PY=/usr/bin/python3
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

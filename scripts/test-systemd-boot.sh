@@ -18,7 +18,7 @@
 # systemd-nspawn (package systemd-container; installed when missing). Prints one line per
 # check and "tests: N passed, N failed, N skipped" (scripts/checks.sh).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 src=$(pwd)
 keep=0
 [ "${1:-}" = --keep ] && keep=1
