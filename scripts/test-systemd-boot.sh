@@ -166,6 +166,16 @@ done
 S=/run/sbx/sbxd.sock
 run() { in_box sbxctl run --socket "$S" "$@"; }
 journal() { in_box journalctl --no-pager -q -u sbxd -u sbxd.socket; }
+# journal_has TEXT: waits up to 10 s for TEXT in the units' journal (a reload is a SIGHUP that
+# systemd 252 does not wait for).
+journal_has() {
+	n=0
+	until journal | grep -q "$1"; do
+		[ $n -ge 50 ] && return 1
+		sleep 0.2
+		n=$((n + 1))
+	done
+}
 
 if [ "$(in_box systemctl is-active sbxd.socket)" = active ] &&
 	[ "$(in_box systemctl is-active sbxd.service)" = inactive ]; then
@@ -225,7 +235,7 @@ p = json.load(open("policy/default.json"))
 p["network"] = {"mode": "proxy", "allow": ["127.0.0.1:%s" % sys.argv[2]]}
 json.dump(p, open(sys.argv[1], "w"), indent=2)
 PY
-if in_box systemctl reload sbxd >/dev/null 2>&1 && journal | grep -q "reloaded: 2 policies" &&
+if in_box systemctl reload sbxd >/dev/null 2>&1 && journal_has "reloaded: 2 policies" &&
 	[ "$(run -- /bin/true >/dev/null 2>&1; echo $?)" = 0 ]; then
 	ok reload_takes_a_new_policy
 else
