@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The README's test command (and all that .ci/run does): installs what is missing, builds,
-# runs every test (unit, integration, escape), the whole suite again under ASan+UBSan, sbxd
-# under valgrind, and each fuzz target briefly. Run as root on Debian 12.
+# runs every test (unit, integration, escape, Python, the Debian package in a fresh root and
+# booted under a real systemd), the whole suite again under ASan+UBSan, sbxd under valgrind,
+# and each fuzz target briefly. Run as root on Debian 12.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
@@ -34,7 +35,7 @@ sh scripts/test-python.sh
 # The Debian package: built, installed into a fresh debootstrap root, started (about 1 min warm).
 stage=deb
 sh scripts/test-deb.sh
-# That package under a real systemd as PID 1, in a container (about 10 s).
+# That package under a real systemd as PID 1, in a container (about 15 s).
 stage=boot
 sh scripts/test-systemd-boot.sh
 stage="make asan"
