@@ -48,30 +48,22 @@ say "sbxctl run --sealed-file blob --context tenant:2/task:42 -- true   # anothe
 
 # Egress only to an allowed host:port, through sbxd's proxy: a local web server stands in for
 # the API a task may reach (loopback addresses are refused unless named exactly, as here).
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p "$DIR/www" && echo "hello from the allowed API" >"$DIR/www/hello.txt"
-python3 -m http.server --bind 127.0.0.1 --directory "$DIR/www" "$PORT" >/dev/null 2>&1 &
-WEB=$!
-python3 - "$DIR/policies/egress.json" "$PORT" <<'PY'
-import json, sys
-p = json.load(open("policy/default.json"))
-p["network"] = {"mode": "proxy", "allow": ["127.0.0.1:%s" % sys.argv[2]]}
-json.dump(p, open(sys.argv[1], "w"), indent=2)
-PY
+. scripts/egress-origin.sh
+egress_origin "$DIR/www" "hello from the allowed API" "$DIR/policies/egress.json"
 kill -HUP $SBXD
 i=0
 while ! grep -q "reloaded" "$DIR.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-say "policy 'egress': {\"network\": {\"mode\": \"proxy\", \"allow\": [\"127.0.0.1:$PORT\"]}}; kill -HUP sbxd"
-say "sbxctl run --policy egress -- curl -sS http://127.0.0.1:$PORT/hello.txt     # allowed"
-"$B/sbxctl" run --socket "$SOCK" --policy egress -- /usr/bin/curl -sS "http://127.0.0.1:$PORT/hello.txt" ||
+say "policy 'egress': {\"network\": {\"mode\": \"proxy\", \"allow\": [\"127.0.0.1:$origin_port\"]}}; kill -HUP sbxd"
+say "sbxctl run --policy egress -- curl -sS http://127.0.0.1:$origin_port/hello.txt     # allowed"
+"$B/sbxctl" run --socket "$SOCK" --policy egress -- /usr/bin/curl -sS "http://127.0.0.1:$origin_port/hello.txt" ||
 	echo "exit=$?"
 say "sbxctl run --policy egress -- curl http://127.0.0.1:22/   # another port: 403 from the proxy"
 "$B/sbxctl" run --socket "$SOCK" --policy egress -- /usr/bin/curl -sS -o /dev/null -w '%{http_code}\n' \
 	http://127.0.0.1:22/ || echo "exit=$?"
-say "sbxctl run --policy egress -- curl --noproxy '*' http://127.0.0.1:$PORT/   # around the proxy"
+say "sbxctl run --policy egress -- curl --noproxy '*' http://127.0.0.1:$origin_port/   # around the proxy"
 "$B/sbxctl" run --socket "$SOCK" --policy egress -- /usr/bin/curl -sS --max-time 5 --noproxy '*' \
-	"http://127.0.0.1:$PORT/hello.txt" || echo "exit=$? (no route out but the proxy)"
-kill $WEB 2>/dev/null || true
+	"http://127.0.0.1:$origin_port/hello.txt" || echo "exit=$? (no route out but the proxy)"
+kill $origin_pid 2>/dev/null || true
 
 say "sbxctl exec --ro-bind build/tests /probe -- /probe/probe facts   # what a task sees"
 "$B/sbxctl" exec --ro-bind "$B/tests" /probe -- /probe/probe facts

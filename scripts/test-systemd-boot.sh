@@ -39,9 +39,9 @@ find_pid1() {
 in_box() {
 	timeout 120 nsenter -t "$pid1" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
 }
-web_pid=""
+origin_pid=""
 cleanup() {
-	[ -n "$web_pid" ] && kill "$web_pid" 2>/dev/null
+	[ -n "$origin_pid" ] && kill "$origin_pid" 2>/dev/null
 	if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
 		[ -n "$pid1" ] && in_box systemctl poweroff >/dev/null 2>&1
 		i=0
@@ -225,16 +225,8 @@ fi
 # Reload takes in a new policy: network mode proxy towards one origin on the host's loopback
 # (the container shares the host's network), which a payload reaches through sbxd's proxy
 # with bash's /dev/tcp while another port gets 403.
-mkdir -p "$tmp/www" && echo "hello through the proxy" >"$tmp/www/hello.txt"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 -m http.server --bind 127.0.0.1 --directory "$tmp/www" "$port" >/dev/null 2>&1 &
-web_pid=$!
-python3 - "$root/etc/sbx/policies/egress.json" "$port" <<'PY'
-import json, sys
-p = json.load(open("policy/default.json"))
-p["network"] = {"mode": "proxy", "allow": ["127.0.0.1:%s" % sys.argv[2]]}
-json.dump(p, open(sys.argv[1], "w"), indent=2)
-PY
+. "$src/scripts/egress-origin.sh"
+egress_origin "$tmp/www" "hello through the proxy" "$root/etc/sbx/policies/egress.json"
 if in_box systemctl reload sbxd >/dev/null 2>&1 && journal_has "reloaded: 2 policies" &&
 	[ "$(run -- /bin/true >/dev/null 2>&1; echo $?)" = 0 ]; then
 	ok reload_takes_a_new_policy
@@ -246,7 +238,7 @@ get() { # get PORT: an absolute-form GET through the proxy, the answer's first l
 		printf "GET http://127.0.0.1:%s/hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" "$0" >&3 &&
 		tr -d "\r" <&3 | sed -n "1p;\$p"' "$1" 2>&1
 }
-allowed=$(get "$port")
+allowed=$(get "$origin_port")
 other=$(get 9)
 if printf '%s\n' "$allowed" | grep -q "^HTTP/1.[01] 200" &&
 	printf '%s\n' "$allowed" | grep -q "^hello through the proxy$" &&
@@ -255,7 +247,7 @@ if printf '%s\n' "$allowed" | grep -q "^HTTP/1.[01] 200" &&
 else
 	bad proxy_reaches_the_allowed_origin_only "allowed: '$allowed'; other port: '$other'"
 fi
-kill "$web_pid" 2>/dev/null
+kill "$origin_pid" 2>/dev/null
 
 # A key rotated in the credential is taken in by a restart (docs/operations.md).
 if in_box sbxctl keys rotate --systemd-creds >"$tmp/rotate.log" 2>&1 &&

@@ -30,7 +30,7 @@
 
 #include "tests/integration/harness.h"
 
-#define T_TASK 60000
+#define T_PROXY_TASK 60000 /* ms: a task that moves MiBs through the proxy */
 
 static struct sbx_fixture fx;
 
@@ -274,7 +274,8 @@ char *sbx_proxy_tests_run_px(struct sbx_client_test *c, const char *id, const ch
 				"px", "argv", "/bin/bash", "-c", script);
 	char *out;
 
-	cr_assert(eq(int, sbx_client_test_run(c, req, T_TASK, &t), 0), "run %s did not end", id);
+	cr_assert(eq(int, sbx_client_test_run(c, req, T_PROXY_TASK, &t), 0), "run %s did not end",
+		  id);
 	cr_assert(T(t.exit != NULL), "%s: no exit (error %s) stderr: %s", id,
 		  t.error_code ? t.error_code : "-", t.err);
 	if (ret_code)

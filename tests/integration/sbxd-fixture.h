@@ -48,8 +48,12 @@ struct sbx_fixture {
 
 /* How many times slower the daemon runs than normal: 8 under valgrind (SBX_SBXD_WRAPPER
  * names valgrind), else 1. The fixture's own deadlines are multiplied by it; tests multiply
- * their reply timeouts by it. */
+ * their reply timeouts by it (T_REPLY, T_TASK below). */
 int sbx_fixture_slow(void);
+
+/* Upper bounds for tests, never expected durations: they grow with the daemon's slowness. */
+#define T_REPLY (5000 * sbx_fixture_slow())  /* ms to wait for a reply line */
+#define T_TASK	(20000 * sbx_fixture_slow()) /* ms to wait for a short task's end */
 
 /* Starts sbxd (opts may be NULL: --dev). Waits up to 10 s for the socket to accept a
  * connection. Returns 0, or -errno with the daemon killed and its log on stderr. */

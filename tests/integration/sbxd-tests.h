@@ -17,11 +17,6 @@
 #include "tests/integration/harness.h"
 #include "tests/integration/sbxd-fixture.h"
 
-/* Upper bounds, never expected durations: they grow with the daemon's slowness (8x under
- * valgrind, sbx_fixture_slow()). */
-#define T_REPLY (5000 * sbx_fixture_slow())  /* ms to wait for a reply line */
-#define T_TASK	(20000 * sbx_fixture_slow()) /* ms to wait for a short task's end */
-
 /* The daemon of the running test. */
 extern struct sbx_fixture sbxt_fx;
 

@@ -29,9 +29,6 @@
 #include "tests/integration/harness.h"
 #include "tests/integration/sbxd-fixture.h"
 
-#define T_TASK	(20000 * sbx_fixture_slow())
-#define T_REPLY (5000 * sbx_fixture_slow())
-
 static struct sbx_fixture f;
 
 static char group[PATH_MAX];

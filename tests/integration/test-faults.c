@@ -26,9 +26,6 @@
 #include "tests/integration/harness.h"
 #include "tests/integration/sbxd-fixture.h"
 
-#define T_REPLY 5000  /* ms to wait for a reply line */
-#define T_TASK	20000 /* ms to wait for a short task's end */
-
 static struct sbx_fixture fx;
 
 static void setup(void)
